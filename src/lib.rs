@@ -2,6 +2,7 @@
 //! undone, and otherwise execs the real shell untouched.
 #![forbid(unsafe_code)]
 
+pub mod analyze;
 pub mod approve;
 
 use std::ffi::OsString;

@@ -1,0 +1,1461 @@
+//! Programs that run other commands: shells and `eval`, wrappers (`sudo`, `env`, `xargs`, …),
+//! `find -exec`, `ssh HOST CMD`, `kubectl|docker exec`, command strings that programs run
+//! for you (`GIT_SSH_COMMAND`, git `!` aliases), and interpreters' inline code.
+//!
+//! Each found command is analysed like a command of the line itself, with a `Via` that says
+//! how it was reached.
+
+use std::ops::Range;
+
+use super::walk::{Frame, State, Walker};
+use super::{Arg, Command, FindingKind, Stdin, Via};
+
+/// Details of one simple command that only the walker saw.
+pub(super) struct CmdCtx<'a> {
+    /// For each argv word, the code of the substitutions it was made from.
+    pub arg_subs: &'a [Vec<String>],
+    /// argv positions filled by `<(…)`, and the program that produces their content.
+    pub procsubs: &'a [(usize, Option<String>)],
+    pub span: &'a Range<usize>,
+}
+
+/// Variables whose value some program runs as a command line.
+pub(super) const COMMAND_STRING_VARS: &[&str] = &[
+    "GIT_SSH_COMMAND",
+    "GIT_SSH",
+    "GIT_EDITOR",
+    "GIT_SEQUENCE_EDITOR",
+    "GIT_PAGER",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+    "MANPAGER",
+    "SUDO_EDITOR",
+    "LESSOPEN",
+    "LESSCLOSE",
+    "PROMPT_COMMAND",
+    "BASH_ENV",
+    "ENV",
+];
+
+/// git configuration keys whose value git runs as a command line.
+const GIT_COMMAND_KEYS: &[&str] = &[
+    "core.sshcommand",
+    "core.pager",
+    "core.editor",
+    "core.fsmonitor",
+    "core.hookspath",
+    "sequence.editor",
+    "diff.external",
+    "credential.helper",
+    "gpg.program",
+    "pager.",
+];
+
+const SHELLS: &[&str] = &[
+    "bash", "sh", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "fish", "rbash",
+];
+
+/// Programs that fetch from the network: what they print is code nobody has read.
+pub(super) fn is_fetcher(p: &str) -> bool {
+    matches!(
+        p,
+        "curl"
+            | "wget"
+            | "fetch"
+            | "http"
+            | "https"
+            | "xh"
+            | "aria2c"
+            | "lynx"
+            | "links"
+            | "nc"
+            | "ncat"
+            | "socat"
+    )
+}
+
+/// Programs whose output is a transformation of input nobody sees here.
+fn is_decoder(p: &str) -> bool {
+    matches!(
+        p,
+        "base64"
+            | "base32"
+            | "basenc"
+            | "xxd"
+            | "openssl"
+            | "gunzip"
+            | "zcat"
+            | "gzip"
+            | "bzip2"
+            | "bzcat"
+            | "xz"
+            | "xzcat"
+            | "zstd"
+            | "zstdcat"
+            | "rev"
+            | "tr"
+            | "uudecode"
+            | "od"
+            | "python"
+            | "python3"
+            | "perl"
+            | "ruby"
+            | "node"
+            | "awk"
+            | "sed"
+    )
+}
+
+/// How a wrapper program is read: which options take a value, how many operands come before
+/// the command, and which options carry a whole command line.
+struct WrapperSpec {
+    names: &'static [&'static str],
+    /// Options that take the next word as their value (short ones also glued: `-uroot`).
+    value_opts: &'static [&'static str],
+    /// Operands before the command (`timeout 10 CMD`, `chroot DIR CMD`).
+    operands: usize,
+    /// Options whose value is a shell command line (`su -c CMD`).
+    string_opts: &'static [&'static str],
+    /// Options that mean no command runs (`command -v`).
+    no_run_opts: &'static [&'static str],
+    /// `NAME=VALUE` words before the command are environment assignments (`env`).
+    assignments: bool,
+    /// The command's words are joined into one shell line (`watch`, `su`'s operands are not).
+    joins: bool,
+    /// Words after the options are not a command at all (`su USER`).
+    no_argv: bool,
+}
+
+const fn spec(names: &'static [&'static str], value_opts: &'static [&'static str]) -> WrapperSpec {
+    WrapperSpec {
+        names,
+        value_opts,
+        operands: 0,
+        string_opts: &[],
+        no_run_opts: &[],
+        assignments: false,
+        joins: false,
+        no_argv: false,
+    }
+}
+
+/// The wrappers of policy.md (an open list: add a row to extend it).
+static WRAPPERS: &[WrapperSpec] = &[
+    WrapperSpec {
+        no_run_opts: &[
+            "-l",
+            "--list",
+            "-v",
+            "--validate",
+            "-k",
+            "-K",
+            "--remove-timestamp",
+            "--reset-timestamp",
+            "-V",
+            "--version",
+            "-e",
+            "--edit",
+        ],
+        ..spec(
+            &["sudo"],
+            &[
+                "-u",
+                "--user",
+                "-g",
+                "--group",
+                "-p",
+                "--prompt",
+                "-C",
+                "--close-from",
+                "-h",
+                "--host",
+                "-r",
+                "--role",
+                "-t",
+                "--type",
+                "-U",
+                "--other-user",
+                "-D",
+                "--chdir",
+                "-T",
+                "--command-timeout",
+                "-R",
+                "--chroot",
+            ],
+        )
+    },
+    spec(&["doas"], &["-u", "-C"]),
+    WrapperSpec {
+        string_opts: &["-c", "--command", "--session-command"],
+        no_argv: true,
+        ..spec(
+            &["su"],
+            &[
+                "-s",
+                "--shell",
+                "-g",
+                "--group",
+                "-G",
+                "--supp-group",
+                "-w",
+                "--whitelist-environment",
+            ],
+        )
+    },
+    WrapperSpec {
+        string_opts: &["-c", "--command", "--session-command"],
+        ..spec(
+            &["runuser"],
+            &[
+                "-u",
+                "--user",
+                "-g",
+                "--group",
+                "-G",
+                "--supp-group",
+                "-s",
+                "--shell",
+                "-w",
+            ],
+        )
+    },
+    WrapperSpec {
+        assignments: true,
+        ..spec(
+            &["env"],
+            &[
+                "-u",
+                "--unset",
+                "-C",
+                "--chdir",
+                "-S",
+                "--split-string",
+                "--block-signal",
+                "--default-signal",
+                "--ignore-signal",
+                "-a",
+                "--argv0",
+            ],
+        )
+    },
+    WrapperSpec {
+        no_run_opts: &["-v", "-V"],
+        ..spec(&["command"], &[])
+    },
+    spec(
+        &[
+            "builtin",
+            "nohup",
+            "setsid",
+            "unbuffer",
+            "caffeinate",
+            "dbus-run-session",
+            "catchsegv",
+            "proxychains",
+            "proxychains4",
+            "torsocks",
+            "tsocks",
+            "rlwrap",
+            "faketime-never",
+            "eatmydata",
+            "fakeroot",
+            "linux32",
+            "linux64",
+            "setarch-never",
+        ],
+        &[],
+    ),
+    spec(&["exec"], &["-a"]),
+    spec(&["nice"], &["-n", "--adjustment"]),
+    spec(&["time"], &["-f", "--format", "-o", "--output"]),
+    spec(
+        &["stdbuf"],
+        &["-i", "--input", "-o", "--output", "-e", "--error"],
+    ),
+    spec(
+        &["ionice"],
+        &[
+            "-c",
+            "--class",
+            "-n",
+            "--classdata",
+            "-p",
+            "--pid",
+            "-P",
+            "--pgid",
+            "-u",
+            "--uid",
+        ],
+    ),
+    WrapperSpec {
+        operands: 1,
+        ..spec(
+            &["chrt"],
+            &[
+                "-T",
+                "--sched-runtime",
+                "-P",
+                "--sched-period",
+                "-D",
+                "--sched-deadline",
+            ],
+        )
+    },
+    WrapperSpec {
+        operands: 1,
+        ..spec(&["taskset"], &[])
+    },
+    WrapperSpec {
+        operands: 1,
+        string_opts: &["-c", "--command"],
+        ..spec(
+            &["flock"],
+            &["-w", "--wait", "--timeout", "-E", "--conflict-exit-code"],
+        )
+    },
+    WrapperSpec {
+        operands: 1,
+        ..spec(
+            &["timeout", "gtimeout"],
+            &["-s", "--signal", "-k", "--kill-after"],
+        )
+    },
+    WrapperSpec {
+        joins: true,
+        ..spec(
+            &["watch"],
+            &[
+                "-n",
+                "--interval",
+                "-d",
+                "-q",
+                "--equexit",
+                "-s",
+                "--shotsfile",
+            ],
+        )
+    },
+    WrapperSpec {
+        string_opts: &["-c", "--command"],
+        no_argv: true,
+        ..spec(
+            &["script"],
+            &[
+                "-I",
+                "--log-in",
+                "-O",
+                "--log-out",
+                "-B",
+                "--log-io",
+                "-T",
+                "--log-timing",
+                "-t",
+                "--timing",
+                "-m",
+                "--logging-format",
+                "-E",
+                "--echo",
+            ],
+        )
+    },
+    spec(&["busybox"], &[]),
+    WrapperSpec {
+        operands: 1,
+        ..spec(&["chroot"], &["--userspec", "--groups"])
+    },
+    spec(
+        &["nsenter"],
+        &[
+            "-t", "--target", "-S", "--setuid", "-G", "--setgid", "-r", "--root", "-w", "--wd",
+        ],
+    ),
+    spec(
+        &["strace", "ltrace"],
+        &[
+            "-o", "-e", "-p", "-s", "-u", "-a", "-E", "-O", "-P", "-S", "-X", "-b",
+        ],
+    ),
+    spec(
+        &["systemd-run"],
+        &[
+            "-u",
+            "--unit",
+            "-p",
+            "--property",
+            "--description",
+            "--slice",
+            "-E",
+            "--setenv",
+            "--uid",
+            "--gid",
+            "-M",
+            "--machine",
+            "--working-directory",
+            "--on-calendar",
+            "--on-active",
+        ],
+    ),
+    spec(&["sshpass"], &["-p", "-f", "-d", "-e"]),
+    spec(&["firejail", "bwrap"], &[]),
+    spec(
+        &["xvfb-run"],
+        &[
+            "-n",
+            "--server-num",
+            "-s",
+            "--server-args",
+            "-e",
+            "--error-file",
+            "-f",
+            "--auth-file",
+            "-p",
+        ],
+    ),
+    spec(&["valgrind"], &[]),
+    spec(&["dotenv", "op-run-never"], &["-f", "-e", "-c"]),
+];
+
+/// Two-word wrappers: `uv run CMD`, `bundle exec CMD`, …
+static SUBCOMMAND_WRAPPERS: &[(&str, &str, &[&str])] = &[
+    (
+        "uv",
+        "run",
+        &[
+            "--with",
+            "--python",
+            "-p",
+            "--project",
+            "--directory",
+            "--env-file",
+            "--group",
+            "--extra",
+            "--package",
+            "--index",
+            "--from",
+        ],
+    ),
+    ("uvx", "", &["--with", "--python", "--from", "-p"]),
+    ("poetry", "run", &[]),
+    ("pipenv", "run", &[]),
+    ("pdm", "run", &[]),
+    ("hatch", "run", &[]),
+    ("bundle", "exec", &[]),
+    ("pnpm", "exec", &["-C", "--dir", "--filter"]),
+    ("yarn", "exec", &[]),
+    (
+        "npm",
+        "exec",
+        &["-c", "--call", "-w", "--workspace", "--package"],
+    ),
+    ("conda", "run", &["-n", "--name", "-p", "--prefix", "--cwd"]),
+    ("mamba", "run", &["-n", "--name", "-p", "--prefix"]),
+    ("micromamba", "run", &["-n", "--name", "-p", "--prefix"]),
+    ("mise", "exec", &["-C", "--cd"]),
+    ("rtx", "exec", &[]),
+    ("asdf", "exec", &[]),
+    ("direnv", "exec", &[]),
+    ("nix", "shell", &[]),
+    ("devbox", "run", &[]),
+    ("aws-vault", "exec", &["-d", "--duration", "-r", "--region"]),
+    ("op", "run", &["--env-file"]),
+    ("doppler", "run", &["-p", "--project", "-c", "--config"]),
+    ("infisical", "run", &["--env", "--path", "--projectId"]),
+];
+
+/// Environment set-up idioms that are `eval`ed by design (policy.md, "Never flagged").
+const EVAL_IDIOMS: &[&str] = &[
+    "ssh-agent",
+    "direnv",
+    "pyenv",
+    "rbenv",
+    "nodenv",
+    "jenv",
+    "goenv",
+    "plenv",
+    "brew",
+    "starship",
+    "zoxide",
+    "fnm",
+    "conda",
+    "mamba",
+    "micromamba",
+    "opam",
+    "dircolors",
+    "gdircolors",
+    "thefuck",
+    "mise",
+    "rtx",
+    "keychain",
+    "gpg-agent",
+    "luarocks",
+    "rustup",
+    "pipenv",
+    "poetry",
+    "register-python-nodeconfig",
+    "navi",
+    "atuin",
+    "mcfly",
+    "fzf",
+    "gh",
+    "kubectl",
+    "helm",
+    "oh-my-posh",
+    "nvm",
+    "asdf",
+    "devbox",
+    "nix",
+    "ruby",
+    "chruby",
+    "scmpuff",
+    "hub",
+    "aws",
+    "gcloud",
+    "pulumi",
+    "direnv",
+    "resize",
+    "tset",
+    "lesspipe",
+    "lesspipe.sh",
+    "locale",
+    "dbus-launch",
+];
+
+impl Walker<'_> {
+    /// Look inside a command that runs other commands.
+    pub(super) fn unwrap(&mut self, cmd: &Command, cx: &CmdCtx, frame: &Frame, st: &State) {
+        let Some(prog) = cmd.program() else { return };
+        let prog = prog.to_string();
+        let args = cmd.args();
+        if SHELLS.contains(&prog.as_str()) {
+            return self.shell(cmd, cx, frame, st);
+        }
+        match prog.as_str() {
+            "eval" => return self.eval(cmd, cx, frame, st),
+            "source" | "." => {
+                if let Some(i) = args.first().map(|_| 1) {
+                    self.procsub_code(cmd, cx, i, frame);
+                }
+                return;
+            }
+            "trap" => return self.trap(cmd, frame, st),
+            "xargs" => return self.xargs(cmd, frame, st),
+            "parallel" => return self.parallel(cmd, frame, st),
+            "find" => return self.find_exec(cmd, frame, st),
+            "ssh" => return self.ssh(cmd, frame, st),
+            "kubectl" | "oc" => return self.container_exec(cmd, frame, st, true),
+            "docker" | "podman" | "nerdctl" => return self.container_exec(cmd, frame, st, false),
+            "git" => return self.git_strings(cmd, frame, st),
+            "rg" => {
+                if let Some(i) = args.iter().position(|a| a.text == "--pre") {
+                    if let Some(p) = args.get(i + 1) {
+                        self.nested_argv(
+                            cmd,
+                            vec![p.clone()],
+                            Via::CommandString("rg --pre".into()),
+                            frame,
+                            st,
+                        );
+                    }
+                }
+                for a in args {
+                    if let Some(p) = a.text.strip_prefix("--pre=") {
+                        self.nested_argv(
+                            cmd,
+                            vec![Arg {
+                                text: p.to_string(),
+                                ..a.clone()
+                            }],
+                            Via::CommandString("rg --pre".into()),
+                            frame,
+                            st,
+                        );
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        if super::interp::is_interpreter(&prog) {
+            return self.interpreter(cmd, &prog, frame, st);
+        }
+        if let Some(spec) = WRAPPERS.iter().find(|w| w.names.contains(&prog.as_str())) {
+            return self.wrapper(cmd, spec, frame, st);
+        }
+        for (p, sub, value_opts) in SUBCOMMAND_WRAPPERS {
+            if *p == prog {
+                let rest: &[Arg] = if sub.is_empty() {
+                    args
+                } else {
+                    match args.first() {
+                        Some(a) if a.text == *sub => &args[1..],
+                        _ => continue,
+                    }
+                };
+                let start = skip_options(rest, value_opts);
+                if start < rest.len() {
+                    let inner = rest[start..].to_vec();
+                    self.nested_argv(
+                        cmd,
+                        inner,
+                        Via::Wrapper(format!("{p} {sub}").trim().to_string()),
+                        frame,
+                        st,
+                    );
+                }
+                return;
+            }
+        }
+    }
+
+    /// Analyse `argv` as a command run by `outer`.
+    pub(super) fn nested_argv(
+        &mut self,
+        outer: &Command,
+        argv: Vec<Arg>,
+        via: Via,
+        frame: &Frame,
+        st: &State,
+    ) {
+        if argv.is_empty() {
+            return;
+        }
+        let mut f = frame.clone();
+        f.via.push(via);
+        let inner = Command {
+            argv,
+            env: Vec::new(),
+            redirects: outer.redirects.clone(),
+            stdin: outer.stdin.clone(),
+            cwd: st.cwd.clone(),
+            span: outer.span.clone(),
+            via: f.via.clone(),
+        };
+        if inner.argv[0].dynamic && !inner.argv[0].text.is_empty() {
+            // `xargs` input as a command name, for one.
+        }
+        if inner.program().is_none() {
+            self.finding(
+                FindingKind::DynamicProgram,
+                outer.span.clone(),
+                "the program to run is only known when the line runs",
+            );
+        }
+        self.push(inner.clone());
+        let no_subs: Vec<Vec<String>> = vec![Vec::new(); inner.argv.len()];
+        let cx = CmdCtx {
+            arg_subs: &no_subs,
+            procsubs: &[],
+            span: &outer.span,
+        };
+        self.unwrap(&inner, &cx, &f, st);
+    }
+
+    /// Analyse `code` as shell text run by `outer`.
+    pub(super) fn nested_code(
+        &mut self,
+        outer: &Command,
+        code: &Arg,
+        via: Via,
+        frame: &Frame,
+        st: &State,
+        positional: Option<(Option<String>, Vec<String>)>,
+    ) {
+        if code.dynamic {
+            self.finding(
+                FindingKind::DynamicCode,
+                outer.span.clone(),
+                "shell code only known when the line runs",
+            );
+            return;
+        }
+        let f = self.sub_frame(frame, &code.text, outer.span.clone(), via);
+        let mut sub = st.clone();
+        if let Some((arg0, pos)) = positional {
+            sub.scope.arg0 = arg0;
+            sub.scope.positional = Some(pos);
+        }
+        if outer.stdin != Stdin::Inherited {
+            let start = self.out.commands.len();
+            self.text(&code.text, &f, &mut sub);
+            for c in &mut self.out.commands[start..] {
+                if c.stdin == Stdin::Inherited {
+                    c.stdin = outer.stdin.clone();
+                }
+            }
+        } else {
+            self.text(&code.text, &f, &mut sub);
+        }
+    }
+
+    /// Code a shell or interpreter reads from its standard input.
+    pub(super) fn stdin_code(
+        &mut self,
+        cmd: &Command,
+        frame: &Frame,
+        st: &State,
+        lang: Option<&str>,
+    ) {
+        match &cmd.stdin {
+            Stdin::Inherited => {}
+            Stdin::Text(t) => {
+                let arg = Arg::literal(t.clone());
+                match lang {
+                    None => self.nested_code(
+                        cmd,
+                        &arg,
+                        Via::Heredoc(cmd.program().unwrap_or("sh").to_string()),
+                        frame,
+                        st,
+                        None,
+                    ),
+                    Some(l) => self.inline_code(cmd, l, &t.clone(), frame, st),
+                }
+            }
+            Stdin::Program(Some(p)) if is_fetcher(p) => {
+                self.finding(
+                    FindingKind::RemoteCode,
+                    cmd.span.clone(),
+                    format!("code downloaded by `{p}` is run without being read"),
+                );
+            }
+            Stdin::Program(Some(p)) if p == "cat" || p == "tee" || p == "head" || p == "tail" => {}
+            Stdin::Program(p) => {
+                let from = p
+                    .as_deref()
+                    .map(|p| format!(" from `{p}`"))
+                    .unwrap_or_default();
+                if p.as_deref().is_none_or(is_decoder) || !matches!(p.as_deref(), Some("cat")) {
+                    self.finding(
+                        FindingKind::DynamicCode,
+                        cmd.span.clone(),
+                        format!("code produced at run time{from} is run without being read"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A file operand filled by `<(…)`: the code is whatever that list prints.
+    fn procsub_code(
+        &mut self,
+        cmd: &Command,
+        cx: &CmdCtx,
+        argv_index: usize,
+        _frame: &Frame,
+    ) -> bool {
+        for (i, producer) in cx.procsubs {
+            if *i == argv_index {
+                match producer.as_deref() {
+                    Some(p) if is_fetcher(p) => self.finding(
+                        FindingKind::RemoteCode,
+                        cmd.span.clone(),
+                        format!("code downloaded by `{p}` is run without being read"),
+                    ),
+                    _ => self.finding(
+                        FindingKind::DynamicCode,
+                        cmd.span.clone(),
+                        "code produced at run time is run without being read",
+                    ),
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    fn shell(&mut self, cmd: &Command, cx: &CmdCtx, frame: &Frame, st: &State) {
+        let args = cmd.args();
+        let mut i = 0;
+        let mut command_mode = false;
+        let mut read_stdin = false;
+        while i < args.len() {
+            let a = &args[i].text;
+            if a == "--" || a == "-" {
+                i += 1;
+                break;
+            }
+            if let Some(long) = a.strip_prefix("--") {
+                if matches!(long, "rcfile" | "init-file") {
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            if (a.starts_with('-') || a.starts_with('+')) && a.len() > 1 && !args[i].dynamic {
+                let flags = &a[1..];
+                if a.starts_with('-') && flags.contains('c') {
+                    command_mode = true;
+                }
+                if a.starts_with('-') && flags.contains('s') {
+                    read_stdin = true;
+                }
+                // `-o opt`, `-O opt`: the option name is the next word.
+                let takes = flags.chars().filter(|c| matches!(c, 'o' | 'O')).count();
+                i += 1 + takes;
+                continue;
+            }
+            break;
+        }
+        let operands = &args[i.min(args.len())..];
+        if command_mode {
+            let Some(code) = operands.first() else { return };
+            let pos = if operands[1..].iter().any(|a| a.dynamic) {
+                None
+            } else {
+                let name = operands.get(1).map(|a| a.text.clone());
+                let rest = operands
+                    .get(2..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|a| a.text.clone())
+                    .collect();
+                Some((name, rest))
+            };
+            let via = Via::ShellString(cmd.program().unwrap_or("sh").to_string());
+            match pos {
+                Some(p) => self.nested_code(cmd, code, via, frame, st, Some(p)),
+                None => {
+                    let mut sub = st.clone();
+                    sub.scope.positional = None;
+                    sub.scope.arg0 = None;
+                    self.nested_code(cmd, code, via, frame, &sub, None)
+                }
+            }
+            return;
+        }
+        if operands.is_empty() || read_stdin {
+            return self.stdin_code(cmd, frame, st, None);
+        }
+        // `bash <(curl …)`: the script file is the output of a program.
+        self.procsub_code(cmd, cx, i + 1, frame);
+    }
+
+    fn eval(&mut self, cmd: &Command, cx: &CmdCtx, frame: &Frame, st: &State) {
+        let args = cmd.args();
+        if args.is_empty() {
+            return;
+        }
+        if args.iter().any(|a| a.dynamic) {
+            // `eval "$(ssh-agent -s)"` and the other set-up idioms are routine.
+            let idiom = args.iter().enumerate().all(|(i, a)| {
+                if !a.dynamic {
+                    return true;
+                }
+                let subs = cx.arg_subs.get(i + 1).map(Vec::as_slice).unwrap_or(&[]);
+                !subs.is_empty() && subs.iter().all(|code| is_eval_idiom(code))
+            });
+            if !idiom {
+                self.finding(
+                    FindingKind::DynamicCode,
+                    cmd.span.clone(),
+                    "`eval` of text only known when the line runs",
+                );
+            }
+            return;
+        }
+        let code = args
+            .iter()
+            .map(|a| a.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.nested_code(cmd, &Arg::literal(code), Via::Eval, frame, st, None);
+    }
+
+    fn trap(&mut self, cmd: &Command, frame: &Frame, st: &State) {
+        let args = cmd.args();
+        let Some(action) = args.first() else { return };
+        if action.text.starts_with('-') && !action.dynamic {
+            return;
+        }
+        if args.len() < 2 {
+            return;
+        }
+        self.nested_code(cmd, action, Via::Trap, frame, st, None);
+    }
+
+    fn wrapper(&mut self, cmd: &Command, spec: &WrapperSpec, frame: &Frame, st: &State) {
+        let args = cmd.args();
+        let name = cmd.program().unwrap_or_default().to_string();
+        let mut i = 0;
+        let mut st2 = st.clone();
+        while i < args.len() {
+            let a = &args[i];
+            let t = a.text.as_str();
+            if t == "--" {
+                i += 1;
+                break;
+            }
+            if spec.no_run_opts.contains(&t) {
+                return;
+            }
+            if spec.string_opts.contains(&t) {
+                if let Some(code) = args.get(i + 1) {
+                    self.nested_code(cmd, code, Via::Wrapper(name.clone()), frame, st, None);
+                }
+                i += 2;
+                continue;
+            }
+            if let Some((opt, value)) = t.split_once('=') {
+                if opt.starts_with("--") {
+                    if spec.string_opts.contains(&opt) {
+                        self.nested_code(
+                            cmd,
+                            &Arg {
+                                text: value.to_string(),
+                                ..a.clone()
+                            },
+                            Via::Wrapper(name.clone()),
+                            frame,
+                            st,
+                            None,
+                        );
+                    }
+                    i += 1;
+                    continue;
+                }
+                if spec.assignments && !t.starts_with('-') {
+                    let v = Arg {
+                        text: value.to_string(),
+                        ..a.clone()
+                    };
+                    self.note_command_string(opt, &v, &cmd.span, frame, st);
+                    i += 1;
+                    continue;
+                }
+            }
+            if t.starts_with('-') && t.len() > 1 && !a.dynamic {
+                if name == "env" && (t == "-C" || t == "--chdir") {
+                    if let Some(d) = args.get(i + 1) {
+                        st2.cwd = if d.dynamic {
+                            None
+                        } else {
+                            super::paths::resolve(&d.text, st.cwd.as_deref())
+                        };
+                    }
+                }
+                if spec.value_opts.contains(&t) {
+                    i += 2;
+                } else if !t.starts_with("--")
+                    && t.len() > 2
+                    && spec
+                        .value_opts
+                        .iter()
+                        .any(|v| v.len() == 2 && t.starts_with(v))
+                {
+                    // `-uroot`: value glued to a short option.
+                    i += 1;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            break;
+        }
+        if spec.no_argv {
+            return;
+        }
+        let rest = &args[i.min(args.len())..];
+        let rest = rest.get(spec.operands.min(rest.len())..).unwrap_or(&[]);
+        if rest.is_empty() {
+            return;
+        }
+        if spec.joins {
+            let code = join_args(rest);
+            return self.nested_code(cmd, &code, Via::Wrapper(name), frame, &st2, None);
+        }
+        self.nested_argv(cmd, rest.to_vec(), Via::Wrapper(name), frame, &st2);
+    }
+
+    fn xargs(&mut self, cmd: &Command, frame: &Frame, st: &State) {
+        let args = cmd.args();
+        const VALUE: &[&str] = &[
+            "-a",
+            "--arg-file",
+            "-d",
+            "--delimiter",
+            "-E",
+            "-I",
+            "-L",
+            "-n",
+            "--max-args",
+            "-P",
+            "--max-procs",
+            "-s",
+            "--max-chars",
+            "--process-slot-var",
+            "--replace",
+            "--max-lines",
+            "--eof",
+        ];
+        let mut i = 0;
+        let mut replace: Option<String> = None;
+        while i < args.len() {
+            let t = args[i].text.as_str();
+            if t == "--" {
+                i += 1;
+                break;
+            }
+            if !t.starts_with('-') || t.len() == 1 {
+                break;
+            }
+            if t == "-I" {
+                replace = args.get(i + 1).map(|a| a.text.clone());
+                i += 2;
+                continue;
+            }
+            if let Some(r) = t.strip_prefix("--replace=") {
+                replace = Some(r.to_string());
+            } else if t == "-i" || t == "--replace" {
+                replace = Some("{}".into());
+            } else if let Some(r) = t.strip_prefix("-I") {
+                replace = Some(r.to_string());
+            }
+            i += if VALUE.contains(&t) { 2 } else { 1 };
+        }
+        let mut inner: Vec<Arg> = args[i.min(args.len())..].to_vec();
+        if inner.is_empty() {
+            return;
+        }
+        // Input words: known when a literal was piped in, unknown otherwise.
+        let input: Vec<Arg> = match &cmd.stdin {
+            Stdin::Text(t) => t.split_whitespace().map(Arg::literal).collect(),
+            _ => vec![Arg::unknown()],
+        };
+        match replace {
+            Some(r) if !r.is_empty() => {
+                for a in &mut inner {
+                    if a.text.contains(&r) {
+                        match input.as_slice() {
+                            [one] if !one.dynamic => a.text = a.text.replace(&r, &one.text),
+                            _ => a.dynamic = true,
+                        }
+                    }
+                }
+            }
+            _ => inner.extend(input),
+        }
+        let mut c = cmd.clone();
+        c.stdin = Stdin::Inherited;
+        self.nested_argv(&c, inner, Via::Wrapper("xargs".into()), frame, st);
+    }
+
+    fn parallel(&mut self, cmd: &Command, frame: &Frame, st: &State) {
+        let args = cmd.args();
+        let sep = args
+            .iter()
+            .position(|a| a.text == ":::" || a.text == "::::" || a.text == ":::+");
+        let (before, after) = match sep {
+            Some(s) => (&args[..s], &args[s + 1..]),
+            None => (args, &[][..]),
+        };
+        let start = skip_options(
+            before,
+            &[
+                "-j",
+                "--jobs",
+                "-S",
+                "--sshlogin",
+                "--joblog",
+                "-a",
+                "--arg-file",
+                "--delay",
+                "--timeout",
+                "--results",
+                "--tmpdir",
+                "--workdir",
+                "-N",
+                "-n",
+                "--max-args",
+                "-L",
+                "-d",
+                "--delimiter",
+                "-I",
+                "--colsep",
+                "-C",
+            ],
+        );
+        let command = &before[start.min(before.len())..];
+        if command.is_empty() {
+            // `parallel ::: 'cmd1' 'cmd2'`: the arguments are the commands.
+            for a in after.iter().filter(|a| !a.text.starts_with(":::")) {
+                self.nested_code(cmd, a, Via::Wrapper("parallel".into()), frame, st, None);
+            }
+            return;
+        }
+        let mut code = join_args(command);
+        let input = if after.is_empty() {
+            " {}".to_string()
+        } else {
+            String::new()
+        };
+        let value = after
+            .iter()
+            .filter(|a| !a.text.starts_with(":::"))
+            .map(|a| shell_quote(&a.text))
+            .collect::<Vec<_>>();
+        let dynamic_input = after.is_empty() || after.iter().any(|a| a.dynamic);
+        if code.text.contains("{}") {
+            if let [one] = value.as_slice() {
+                code.text = code.text.replace("{}", one);
+            } else {
+                code.text = code.text.replace("{}", "\"$PARALLEL_ARG\"");
+            }
+        } else if let [one] = value.as_slice() {
+            code.text.push(' ');
+            code.text.push_str(one);
+        } else {
+            code.text.push_str(if input.is_empty() {
+                " \"$PARALLEL_ARG\""
+            } else {
+                " \"$PARALLEL_ARG\""
+            });
+        }
+        let _ = dynamic_input;
+        let mut sub = st.clone();
+        sub.scope.assigned.remove("PARALLEL_ARG");
+        self.nested_code(
+            cmd,
+            &code,
+            Via::Wrapper("parallel".into()),
+            frame,
+            &sub,
+            None,
+        );
+    }
+
+    /// `find START … -exec CMD {} ;`: CMD runs on what find finds below START.
+    fn find_exec(&mut self, cmd: &Command, frame: &Frame, st: &State) {
+        let args = cmd.args();
+        let starts: Vec<&Arg> = args
+            .iter()
+            .take_while(|a| {
+                !(a.text.starts_with('-') || a.text == "(" || a.text == "!") || a.dynamic
+            })
+            .collect();
+        let filtered = args.iter().any(|a| {
+            matches!(
+                a.text.as_str(),
+                "-name"
+                    | "-iname"
+                    | "-path"
+                    | "-ipath"
+                    | "-regex"
+                    | "-iregex"
+                    | "-wholename"
+                    | "-iwholename"
+                    | "-newer"
+                    | "-mtime"
+                    | "-mmin"
+                    | "-size"
+                    | "-user"
+                    | "-type"
+                    | "-empty"
+                    | "-lname"
+            )
+        });
+        let found = |start: Option<&&Arg>| -> Arg {
+            match start {
+                None => Arg::literal(format!("{}/*", ".")).with_glob(),
+                Some(s) if s.dynamic => Arg::unknown(),
+                Some(s) => {
+                    let base = s.text.trim_end_matches('/');
+                    let base = if base.is_empty() { "" } else { base };
+                    if filtered {
+                        Arg::literal(format!("{base}/{{found}}"))
+                    } else {
+                        Arg::literal(format!("{base}/*")).with_glob()
+                    }
+                }
+            }
+        };
+        let target = if starts.len() > 1 {
+            // Several start points: the broadest decides; report each.
+            None
+        } else {
+            Some(found(starts.first()))
+        };
+        let mut i = 0;
+        while i < args.len() {
+            let t = args[i].text.as_str();
+            if matches!(t, "-exec" | "-execdir" | "-ok" | "-okdir") {
+                let end = args[i + 1..]
+                    .iter()
+                    .position(|a| a.text == ";" || a.text == "+")
+                    .map(|p| i + 1 + p)
+                    .unwrap_or(args.len());
+                let mut inner: Vec<Arg> = args[i + 1..end].to_vec();
+                let replaced = inner.iter().any(|a| a.text.contains("{}"));
+                let targets: Vec<Arg> = match &target {
+                    Some(t) => vec![t.clone()],
+                    None => starts.iter().map(|s| found(Some(s))).collect(),
+                };
+                if replaced {
+                    let mut out = Vec::new();
+                    for a in inner.drain(..) {
+                        if a.text == "{}" {
+                            out.extend(targets.iter().cloned());
+                        } else if a.text.contains("{}") {
+                            out.push(Arg { dynamic: true, ..a });
+                        } else {
+                            out.push(a);
+                        }
+                    }
+                    inner = out;
+                }
+                self.nested_argv(cmd, inner, Via::Wrapper("find -exec".into()), frame, st);
+                i = end + 1;
+                continue;
+            }
+            if t == "-delete" {
+                let mut argv = vec![Arg::literal("rm"), Arg::literal("-r")];
+                match &target {
+                    Some(t) => argv.push(t.clone()),
+                    None => argv.extend(starts.iter().map(|s| found(Some(s)))),
+                }
+                self.nested_argv(cmd, argv, Via::Wrapper("find -delete".into()), frame, st);
+            }
+            i += 1;
+        }
+    }
+
+    fn ssh(&mut self, cmd: &Command, frame: &Frame, st: &State) {
+        let args = cmd.args();
+        const VALUE: &[&str] = &[
+            "-B", "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O",
+            "-o", "-p", "-Q", "-R", "-S", "-W", "-w",
+        ];
+        let mut i = 0;
+        while i < args.len() {
+            let t = args[i].text.as_str();
+            if t == "--" {
+                i += 1;
+                break;
+            }
+            if !t.starts_with('-') || t.len() == 1 {
+                break;
+            }
+            // The last letter of a bundle may take a value: `-vp 22`.
+            let last = &t[t.len() - 1..];
+            let takes = VALUE.iter().any(|v| &v[1..] == last) && !t.starts_with("--");
+            i += if takes { 2 } else { 1 };
+        }
+        let Some(host) = args.get(i) else { return };
+        let rest = &args[i + 1..];
+        if rest.is_empty() {
+            return self.stdin_code(cmd, frame, st, None);
+        }
+        let code = join_args(rest);
+        let mut remote = st.clone();
+        remote.cwd = None;
+        self.nested_code(
+            cmd,
+            &code,
+            Via::Remote(host.text.clone()),
+            frame,
+            &remote,
+            None,
+        );
+    }
+
+    /// `kubectl exec POD -- CMD`, `docker exec CONTAINER CMD`.
+    fn container_exec(&mut self, cmd: &Command, frame: &Frame, st: &State, kube: bool) {
+        let args = cmd.args();
+        let Some(pos) = args.iter().position(|a| a.text == "exec") else {
+            return;
+        };
+        let rest = &args[pos + 1..];
+        let inner: Vec<Arg> = if kube {
+            match rest.iter().position(|a| a.text == "--") {
+                Some(d) => rest[d + 1..].to_vec(),
+                None => return,
+            }
+        } else {
+            let start = skip_options(
+                rest,
+                &[
+                    "-e",
+                    "--env",
+                    "--env-file",
+                    "-u",
+                    "--user",
+                    "-w",
+                    "--workdir",
+                    "--detach-keys",
+                ],
+            );
+            rest.get(start + 1..).unwrap_or(&[]).to_vec()
+        };
+        let mut remote = st.clone();
+        remote.cwd = None;
+        let name = cmd.program().unwrap_or_default().to_string();
+        self.nested_argv(
+            cmd,
+            inner,
+            Via::Remote(format!("{name} exec")),
+            frame,
+            &remote,
+        );
+    }
+
+    /// git runs some configuration values as command lines.
+    fn git_strings(&mut self, cmd: &Command, frame: &Frame, st: &State) {
+        let args = cmd.args();
+        let mut i = 0;
+        while i < args.len() {
+            let a = &args[i];
+            let (kv, step) = if a.text == "-c" {
+                (args.get(i + 1), 2)
+            } else if let Some(rest) = a.text.strip_prefix("-c") {
+                let _ = rest;
+                (None, 1)
+            } else {
+                (None, 1)
+            };
+            if let Some(kv) = kv {
+                if let Some((k, v)) = kv.text.split_once('=') {
+                    self.git_value(
+                        cmd,
+                        k,
+                        &Arg {
+                            text: v.to_string(),
+                            ..kv.clone()
+                        },
+                        frame,
+                        st,
+                    );
+                }
+            }
+            if !a.text.starts_with('-') {
+                break;
+            }
+            i += step;
+        }
+        // `git config [--global] KEY VALUE`, `git rebase --exec CMD`
+        let positionals: Vec<&Arg> = args[i.min(args.len())..].iter().collect();
+        match positionals.first().map(|a| a.text.as_str()) {
+            Some("config") => {
+                let rest: Vec<&Arg> = positionals[1..]
+                    .iter()
+                    .copied()
+                    .filter(|a| !a.text.starts_with('-'))
+                    .collect();
+                if let [k, v, ..] = rest.as_slice() {
+                    self.git_value(cmd, &k.text, v, frame, st);
+                }
+            }
+            Some("rebase") | Some("bisect") => {
+                for (j, a) in positionals.iter().enumerate() {
+                    if a.text == "--exec" || a.text == "-x" {
+                        if let Some(code) = positionals.get(j + 1) {
+                            self.nested_code(
+                                cmd,
+                                code,
+                                Via::CommandString("git --exec".into()),
+                                frame,
+                                st,
+                                None,
+                            );
+                        }
+                    } else if let Some(code) = a.text.strip_prefix("--exec=") {
+                        self.nested_code(
+                            cmd,
+                            &Arg {
+                                text: code.to_string(),
+                                ..(*a).clone()
+                            },
+                            Via::CommandString("git --exec".into()),
+                            frame,
+                            st,
+                            None,
+                        );
+                    }
+                }
+                if positionals.first().map(|a| a.text.as_str()) == Some("bisect")
+                    && positionals.get(1).map(|a| a.text.as_str()) == Some("run")
+                {
+                    let inner: Vec<Arg> = positionals[2..].iter().map(|a| (*a).clone()).collect();
+                    self.nested_argv(cmd, inner, Via::Wrapper("git bisect run".into()), frame, st);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn git_value(&mut self, cmd: &Command, key: &str, value: &Arg, frame: &Frame, st: &State) {
+        let k = key.to_ascii_lowercase();
+        let via = Via::CommandString(format!("git {key}"));
+        if k.starts_with("alias.") {
+            if let Some(code) = value.text.strip_prefix('!') {
+                let code = Arg {
+                    text: code.to_string(),
+                    ..value.clone()
+                };
+                self.nested_code(cmd, &code, via, frame, st, None);
+            }
+            return;
+        }
+        if GIT_COMMAND_KEYS
+            .iter()
+            .any(|g| k == *g || (g.ends_with('.') && k.starts_with(g)))
+        {
+            self.nested_code(cmd, value, via, frame, st, None);
+        }
+    }
+}
+
+impl Arg {
+    fn with_glob(mut self) -> Self {
+        self.glob = true;
+        self
+    }
+}
+
+fn is_eval_idiom(code: &str) -> bool {
+    let first = code.split_whitespace().next().unwrap_or("");
+    let first = first.rsplit('/').next().unwrap_or(first);
+    EVAL_IDIOMS.contains(&first)
+}
+
+/// Index of the first word after a run of options (`-x`, `--flag`, `--opt VALUE`).
+fn skip_options(args: &[Arg], value_opts: &[&str]) -> usize {
+    let mut i = 0;
+    while i < args.len() {
+        let t = args[i].text.as_str();
+        if t == "--" {
+            return i + 1;
+        }
+        if !t.starts_with('-') || t.len() == 1 || args[i].dynamic {
+            return i;
+        }
+        i += if value_opts.contains(&t) { 2 } else { 1 };
+    }
+    i
+}
+
+/// Words joined back into one shell line, each quoted as needed.
+fn join_args(args: &[Arg]) -> Arg {
+    let dynamic = args.iter().any(|a| a.dynamic);
+    // Remote and `watch` command lines are joined with spaces and read by a shell again:
+    // the words are already unquoted once, which is what the far shell reads.
+    let text = args
+        .iter()
+        .map(|a| a.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Arg {
+        text,
+        dynamic,
+        glob: false,
+        quoted: true,
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    shlex::try_quote(s)
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|_| "''".into())
+}
