@@ -4,6 +4,7 @@
 
 pub mod analyze;
 pub mod approve;
+pub mod rules;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

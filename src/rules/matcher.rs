@@ -1,0 +1,449 @@
+//! Matching analysed commands against rules.
+
+use std::ops::Range;
+
+use crate::analyze::{Analysis, Arg, Command, PathContext, RedirectKind};
+
+use super::schema::{Decision, ProgramDef, RuleDef};
+use super::{sql, RuleSet};
+
+/// One rule that matched one command (or one finding).
+#[derive(Debug, Clone)]
+pub struct Match {
+    /// Index of the rule in its set.
+    pub rule: usize,
+    pub decision: Decision,
+    /// The command it matched, as written (or the finding's text).
+    pub text: String,
+    /// Byte range of `text` in the analysed input.
+    pub span: Range<usize>,
+    /// What the command would touch: resolved paths, SQL statement kinds.
+    pub touches: Vec<String>,
+}
+
+/// The decision for a whole line and the matches behind it, strictest first.
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub matches: Vec<Match>,
+}
+
+const DEFAULT_HELP: &[&str] = &["-h", "--help", "help"];
+
+/// Judge every command and finding of an analysis.
+pub fn evaluate(a: &Analysis, set: &RuleSet, paths: &PathContext, source: &str) -> Verdict {
+    let mut matches = Vec::new();
+    for cmd in &a.commands {
+        let view = View::new(cmd, set);
+        for (i, rule) in set.rules.iter().enumerate() {
+            if rule.finding.is_some() {
+                continue;
+            }
+            if let Some(touches) = matches_command(rule, i, set, &view, paths) {
+                matches.push(Match {
+                    rule: i,
+                    decision: rule.decision,
+                    text: text_of(source, &cmd.span, cmd),
+                    span: cmd.span.clone(),
+                    touches,
+                });
+            }
+        }
+    }
+    for f in &a.findings {
+        for (i, rule) in set.rules.iter().enumerate() {
+            if rule.finding.as_deref() == Some(f.kind.id()) {
+                matches.push(Match {
+                    rule: i,
+                    decision: rule.decision,
+                    text: source.get(f.span.clone()).unwrap_or(source).to_string(),
+                    span: f.span.clone(),
+                    touches: vec![f.detail.clone()],
+                });
+            }
+        }
+    }
+    matches.sort_by(|a, b| {
+        b.decision
+            .cmp(&a.decision)
+            .then(a.span.start.cmp(&b.span.start))
+    });
+    // The same rule on the same text twice (a command and its `sudo` wrapper) is one match.
+    matches.dedup_by(|a, b| a.rule == b.rule && a.span == b.span);
+    let decision = matches
+        .iter()
+        .map(|m| m.decision)
+        .max()
+        .unwrap_or(Decision::Allow);
+    Verdict { decision, matches }
+}
+
+fn text_of(source: &str, span: &Range<usize>, cmd: &Command) -> String {
+    match source.get(span.clone()) {
+        Some(t) if !t.is_empty() => t.to_string(),
+        _ => cmd
+            .argv
+            .iter()
+            .map(|a| a.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// A command read through its program's spec: flags, operands, subcommand.
+struct View<'c> {
+    cmd: &'c Command,
+    program: Option<String>,
+    spec: Option<&'c ProgramDef>,
+    /// Flags before `--`.
+    flags: Vec<&'c Arg>,
+    /// Whether a `--` ended the options (`git checkout -- PATHS`).
+    double_dash: bool,
+    /// Operands, in order (subcommand words first).
+    operands: Vec<&'c Arg>,
+    help: bool,
+}
+
+impl<'c> View<'c> {
+    fn new(cmd: &'c Command, set: &'c RuleSet) -> Self {
+        let program = cmd.program().map(str::to_string);
+        let spec = program.as_deref().and_then(|p| set.program(p));
+        let program = spec.map(|s| s.name.to_string()).or(program);
+        let value_opt = |t: &str| {
+            spec.is_some_and(|s| {
+                s.value_options.iter().any(|v| v == t) || s.option_values.iter().any(|v| v == t)
+            })
+        };
+        let mut flags = Vec::new();
+        let mut operands = Vec::new();
+        let args = cmd.args();
+        let mut i = 0;
+        let mut ended = false;
+        while i < args.len() {
+            let a = &args[i];
+            if ended {
+                operands.push(a);
+            } else if a.text == "--" && !a.quoted {
+                ended = true;
+            } else if a.text.len() > 1 && a.text.starts_with('-') && !a.dynamic {
+                flags.push(a);
+                if value_opt(&a.text) {
+                    i += 1;
+                }
+            } else {
+                operands.push(a);
+            }
+            i += 1;
+        }
+        let help_words: Vec<&str> = match spec.and_then(|s| s.help.as_ref()) {
+            Some(h) => h.iter().map(|x| x.as_ref()).collect(),
+            None => DEFAULT_HELP.to_vec(),
+        };
+        let help = flags
+            .iter()
+            .any(|f| help_words.contains(&f.text.as_str()) && f.text.starts_with('-'))
+            || operands
+                .first()
+                .is_some_and(|o| o.text == "help" && help_words.contains(&"help"));
+        View {
+            cmd,
+            program,
+            spec,
+            flags,
+            double_dash: ended,
+            operands,
+            help,
+        }
+    }
+}
+
+fn matches_command(
+    rule: &RuleDef,
+    i: usize,
+    set: &RuleSet,
+    v: &View,
+    paths: &PathContext,
+) -> Option<Vec<String>> {
+    let mut touches = Vec::new();
+    let program_rule = !rule.program.is_empty();
+    if program_rule {
+        let prog = v.program.as_deref()?;
+        if !rule.program.iter().any(|p| p == prog) {
+            return None;
+        }
+        if v.help {
+            return None;
+        }
+    } else if rule.redirect.is_empty() && rule.redirect_paths.is_empty() {
+        // A rule about no program and no redirect would match everything: not a rule.
+        return None;
+    }
+    let ignore_case = v.spec.is_some_and(|s| s.ignore_case);
+    let k = rule.subcommand.len();
+    if k > 0 {
+        if v.operands.len() < k {
+            return None;
+        }
+        for (pat, word) in rule.subcommand.iter().zip(&v.operands) {
+            if word.dynamic || !glob_alts(pat, &word.text, ignore_case) {
+                return None;
+            }
+        }
+    }
+    for group in rule.flags.iter() {
+        if group == "--" {
+            if !v.double_dash {
+                return None;
+            }
+            continue;
+        }
+        if !v.flags.iter().any(|f| flag_matches(group, &f.text)) {
+            return None;
+        }
+    }
+    for group in rule.not_flags.iter() {
+        if v.flags.iter().any(|f| flag_matches(group, &f.text)) {
+            return None;
+        }
+    }
+    let rest: &[&Arg] = v.operands.get(k..).unwrap_or(&[]);
+    if !rule.args.is_empty()
+        && !rest
+            .iter()
+            .any(|a| rule.args.iter().any(|p| glob_alts(p, &a.text, ignore_case)))
+    {
+        return None;
+    }
+    if rest.iter().any(|a| {
+        rule.not_args
+            .iter()
+            .any(|p| glob_alts(p, &a.text, ignore_case))
+    }) {
+        return None;
+    }
+    if !rule.paths.is_empty() {
+        let chosen: Vec<&Arg> = match rule.path_operands.as_deref() {
+            Some("last") => rest.last().copied().into_iter().collect(),
+            Some("first") => rest.first().copied().into_iter().collect(),
+            _ => rest.to_vec(),
+        };
+        let mut hit = false;
+        for a in chosen {
+            if a.text.is_empty() && !a.dynamic {
+                continue;
+            }
+            let (class, resolved) = paths.classify_arg(a, v.cmd.cwd.as_deref());
+            if rule.paths.iter().any(|p| p == class.id()) {
+                hit = true;
+                touches.push(match resolved {
+                    Some(p) => format!("{} ({})", p.display(), class.id()),
+                    None => format!("{} ({})", shown(a), class.id()),
+                });
+            }
+        }
+        if !hit {
+            return None;
+        }
+    }
+    if !rule.redirect.is_empty() || !rule.redirect_paths.is_empty() {
+        let mut hit = false;
+        for r in &v.cmd.redirects {
+            if r.kind == RedirectKind::Read {
+                continue;
+            }
+            let (class, resolved) = paths.classify_arg(&r.target, v.cmd.cwd.as_deref());
+            let text = resolved
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|| r.target.text.clone());
+            let by_glob = !rule.redirect.is_empty()
+                && !r.target.dynamic
+                && rule.redirect.iter().any(|p| glob_alts(p, &text, false));
+            let by_class = !rule.redirect_paths.is_empty()
+                && rule.redirect_paths.iter().any(|p| p == class.id());
+            if by_glob || by_class {
+                hit = true;
+                touches.push(format!("{text} ({})", class.id()));
+            }
+        }
+        if !hit {
+            return None;
+        }
+    }
+    if !rule.sql.is_empty() {
+        let mut hit = false;
+        for text in sql_texts(v) {
+            for kind in sql::kinds(&text) {
+                if rule.sql.iter().any(|s| s == kind) {
+                    hit = true;
+                    touches.push(format!("SQL {kind}"));
+                }
+            }
+        }
+        if !hit {
+            return None;
+        }
+    }
+    if rule.arg_regex.is_some() {
+        let re = set.regex(i)?;
+        if !rest.iter().any(|a| re.is_match(&a.text)) {
+            return None;
+        }
+    }
+    Some(touches)
+}
+
+fn shown(a: &Arg) -> String {
+    if a.dynamic {
+        if a.text.is_empty() {
+            "a value known only when it runs".into()
+        } else {
+            format!("{}…", a.text)
+        }
+    } else {
+        a.text.clone()
+    }
+}
+
+/// The SQL a client would run: option values, an operand, or its standard input.
+fn sql_texts(v: &View) -> Vec<String> {
+    let Some(spec) = v.spec else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let args = v.cmd.args();
+    for (i, a) in args.iter().enumerate() {
+        for opt in spec.sql_options.iter() {
+            if a.text == *opt {
+                if let Some(val) = args.get(i + 1) {
+                    out.push(val.text.clone());
+                }
+            } else if let Some(val) = a.text.strip_prefix(opt.as_ref()) {
+                if opt.starts_with("--") {
+                    if let Some(val) = val.strip_prefix('=') {
+                        out.push(val.to_string());
+                    }
+                } else if !val.is_empty() && opt.len() == 2 {
+                    out.push(val.to_string());
+                }
+            }
+        }
+    }
+    if let Some(n) = spec.sql_operand {
+        // Operands here exclude option values the spec knows about.
+        if let Some(a) = v.operands.get(n as usize - 1) {
+            out.push(a.text.clone());
+        }
+    }
+    if spec.sql_stdin {
+        if let crate::analyze::Stdin::Text(t) = &v.cmd.stdin {
+            out.push(t.clone());
+        }
+    }
+    out
+}
+
+/// Whether a flag word matches a group like `-f|--force`.
+fn flag_matches(group: &str, flag: &str) -> bool {
+    group.split('|').any(|alt| {
+        if let Some(long) = alt.strip_prefix("--") {
+            let f = flag.strip_prefix("--").unwrap_or("");
+            return f == long || f.strip_prefix(long).is_some_and(|r| r.starts_with('='));
+        }
+        if alt.len() > 2 {
+            // Single-dash long options (`-auto-approve`, `-delete`), also with `--` or `=`.
+            let f = flag.strip_prefix("--").map(|f| format!("-{f}"));
+            let f = f.as_deref().unwrap_or(flag);
+            return f == alt || f.strip_prefix(alt).is_some_and(|r| r.starts_with('='));
+        }
+        if flag == alt {
+            return true;
+        }
+        // A short flag inside a bundle: `-rf` holds `-r` and `-f`.
+        let letter = &alt[1..];
+        flag.starts_with('-')
+            && !flag.starts_with("--")
+            && flag.len() > 2
+            && flag[1..].chars().all(|c| c.is_ascii_alphabetic())
+            && letter.len() == 1
+            && flag[1..].contains(letter)
+    })
+}
+
+/// Glob with `*` and `?`, and `a|b` alternatives.
+pub(crate) fn glob_alts(pattern: &str, text: &str, ignore_case: bool) -> bool {
+    pattern.split('|').any(|p| {
+        if ignore_case {
+            glob(&p.to_ascii_lowercase(), &text.to_ascii_lowercase())
+        } else {
+            glob(p, text)
+        }
+    })
+}
+
+fn glob(p: &str, t: &str) -> bool {
+    let p = p.as_bytes();
+    let t = t.as_bytes();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_table() {
+        let cases = [
+            ("-f|--force", "-f", true),
+            ("-f|--force", "--force", true),
+            ("-f|--force", "-rf", true),
+            ("-f|--force", "--force-with-lease", false),
+            ("--force-with-lease", "--force-with-lease=main", true),
+            ("-r", "-R", false),
+            ("-auto-approve", "-auto-approve", true),
+            ("-auto-approve", "--auto-approve", true),
+            ("-auto-approve", "-auto-approve=true", true),
+            ("-d", "-delete", true),
+            ("-delete", "-d", false),
+        ];
+        for (group, flag, want) in cases {
+            assert_eq!(flag_matches(group, flag), want, "{group} vs {flag}");
+        }
+    }
+
+    #[test]
+    fn glob_table() {
+        let cases = [
+            ("delete-*", "delete-bucket", true),
+            ("delete-*", "describe-x", false),
+            ("*", "", true),
+            ("a|b", "b", true),
+            ("+*", "+main", true),
+            ("s?", "s3", true),
+        ];
+        for (p, t, want) in cases {
+            assert_eq!(glob_alts(p, t, false), want, "{p} vs {t}");
+        }
+    }
+}

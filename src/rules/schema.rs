@@ -1,0 +1,136 @@
+//! The rule language: what a rules file may say. Shared by the build script (which turns
+//! the built-in `rules.toml` into static data, so no command pays for parsing TOML) and by
+//! the runtime loader of user and project files.
+//!
+//! Every string is a `Cow<'static, str>`: borrowed for the built-in set, owned when read from
+//! a file at run time.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+pub type Str = Cow<'static, str>;
+pub type List = Cow<'static, [Str]>;
+
+/// What happens to a command. Ordered: the strictest decision of a line wins.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Allow,
+    Confirm,
+    Deny,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Confirm => "confirm",
+            Decision::Deny => "deny",
+        }
+    }
+}
+
+/// How a program's command line is read: which global options take a value (so they are
+/// skipped when looking for the subcommand), where SQL text comes from, what asks for help.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramDef {
+    pub name: Str,
+    /// Other names of the same program (`tofu` for `terraform`).
+    #[serde(default)]
+    pub aliases: List,
+    /// Global options that take the next word as a value (`-C DIR`, `--profile NAME`).
+    #[serde(default)]
+    pub value_options: List,
+    /// Options of any position that take a value (so the value is not an operand).
+    #[serde(default)]
+    pub option_values: List,
+    /// Words that ask for help; default `-h`, `--help`, `help` as the subcommand.
+    #[serde(default)]
+    pub help: Option<List>,
+    /// Options whose value is SQL (`-c`, `--command`, `-e`).
+    #[serde(default)]
+    pub sql_options: List,
+    /// Which operand (1-based, after options) is SQL, if any (`sqlite3 DB SQL` → 2).
+    #[serde(default)]
+    pub sql_operand: Option<u32>,
+    /// SQL may arrive on standard input (heredoc, here-string, pipe).
+    #[serde(default)]
+    pub sql_stdin: bool,
+    /// Subcommands compare without case (`redis-cli flushall`).
+    #[serde(default)]
+    pub ignore_case: bool,
+}
+
+/// One rule: a matcher over an analysed command, a decision, and why.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDef {
+    /// `area.what`, unique: `git.reset-hard`.
+    pub id: Str,
+    pub decision: Decision,
+    pub reason: Str,
+    /// A safer way to do the same thing, shown with the prompt.
+    #[serde(default)]
+    pub suggest: Option<Str>,
+
+    /// Program names (or aliases declared under `[[program]]`); empty: any command.
+    #[serde(default)]
+    pub program: List,
+    /// Patterns for the words after the program's global options, in order
+    /// (`["s3", "rm"]`, `["*", "delete-*"]`). A pattern is a glob; `a|b` are alternatives.
+    #[serde(default)]
+    pub subcommand: List,
+    /// Flag groups that must all be present; a group is alternatives `-f|--force`. A short
+    /// flag also matches inside a bundle (`-rf`); a long flag also as `--flag=value`.
+    #[serde(default)]
+    pub flags: List,
+    /// Flag groups none of which may be present (`-n|--dry-run`).
+    #[serde(default)]
+    pub not_flags: List,
+    /// Patterns of which at least one operand (after the subcommand) must match.
+    #[serde(default)]
+    pub args: List,
+    /// Patterns no operand may match.
+    #[serde(default)]
+    pub not_args: List,
+    /// Path classes of which at least one operand must be (`system`, `home`, …).
+    #[serde(default)]
+    pub paths: List,
+    /// Which operands are paths: `all` (default), `last` (`mv X DEST`) or `first`.
+    #[serde(default)]
+    pub path_operands: Option<Str>,
+    /// Redirection targets (globs) written to by the command, any program.
+    #[serde(default)]
+    pub redirect: List,
+    /// Path classes of redirection targets written to.
+    #[serde(default)]
+    pub redirect_paths: List,
+    /// SQL statement kinds reaching the program (`drop`, `truncate`, `delete-all`, …).
+    #[serde(default)]
+    pub sql: List,
+    /// A finding of the analyser (`dynamic-program`, `remote-code`, `fork-bomb`, …).
+    #[serde(default)]
+    pub finding: Option<Str>,
+    /// Last resort: a regex over the operands (after the subcommand), one at a time.
+    #[serde(default)]
+    pub arg_regex: Option<Str>,
+
+    /// Commands this rule must catch, and commands it must let pass: the rule's own tests.
+    #[serde(default)]
+    pub catch: List,
+    #[serde(default)]
+    pub pass: List,
+}
+
+/// A rules file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesFile {
+    #[serde(default, rename = "program")]
+    pub programs: Vec<ProgramDef>,
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleDef>,
+}
