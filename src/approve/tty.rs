@@ -1,1 +1,453 @@
+//! The approval prompt on the controlling terminal.
+//!
+//! Everything goes through `/dev/tty`, never stdin/stdout: stdin belongs to the agent (reading it
+//! would steal the agent's input, and the agent could answer its own question through it), and
+//! stdout may be a pipe the agent reads.
 
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use crossterm::style::{Attribute, Color, ContentStyle, PrintStyledContent, Stylize};
+use crossterm::terminal::{Clear, ClearType};
+use crossterm::{cursor, queue, style};
+use nix::poll::{poll, PollFd, PollFlags};
+use nix::sys::termios::{self, FlushArg, SetArg, Termios};
+
+use super::sanitize::{escape, for_display};
+use super::{Answer, PromptRequest, Refusal};
+
+/// How long a lone ESC waits for the rest of an escape sequence. Terminals send a key's whole
+/// sequence in one burst; a human cannot type the next key this fast.
+const ESC_GRACE: Duration = Duration::from_millis(30);
+
+/// Longest escape sequence we bother parsing; beyond this the bytes are just ignored keys.
+const MAX_SEQ: usize = 64;
+
+/// Asks the human on the controlling terminal whether to run `req.command`.
+///
+/// Returns an error when there is no terminal to ask (or it fails mid-prompt); the caller must
+/// treat that as a refusal. Type-ahead is discarded before asking, so only keys pressed after the
+/// prompt appeared count, and keys left over after the answer are discarded too, so they cannot
+/// answer whatever the approved command asks next.
+pub fn ask(req: &PromptRequest) -> io::Result<Answer> {
+    let tty = OpenOptions::new().read(true).write(true).open("/dev/tty")?;
+    let guard = RawGuard::enter(&tty)?;
+
+    let deadline = Instant::now().checked_add(req.timeout);
+    let mut out = &tty;
+    draw(&mut out, req)?;
+    let mut shown = remaining_secs(deadline);
+    draw_question(&mut out, shown)?;
+    out.flush()?;
+
+    let mut keys = Keys::new(&tty);
+    let answer = loop {
+        let now = Instant::now();
+        let left = match deadline {
+            Some(d) if d <= now => break Answer::No(Refusal::TimedOut),
+            Some(d) => Some(d - now),
+            None => None,
+        };
+        // Wake when the displayed whole seconds change, so the countdown stays honest even
+        // after an ignored key broke the rhythm.
+        let wait = left.map_or(Duration::from_secs(1), |l| {
+            let frac = l - Duration::from_secs(l.as_secs());
+            if frac.is_zero() {
+                l.min(Duration::from_secs(1))
+            } else {
+                frac
+            }
+        });
+        match keys.next(wait)? {
+            Some(Key::Yes) => break Answer::Yes,
+            Some(Key::Declined) => break Answer::No(Refusal::Declined),
+            Some(Key::Interrupted) => break Answer::No(Refusal::Interrupted),
+            Some(Key::Other) if !keys.pasting => {
+                // Best effort: a missed beep is no reason to abandon the prompt.
+                let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+            }
+            Some(Key::Other) => {}
+            None => {}
+        }
+        let secs = remaining_secs(deadline);
+        if secs != shown {
+            shown = secs;
+            draw_question(&mut out, shown)?;
+            out.flush()?;
+        }
+    };
+
+    // The decision is made; failing to print it must not turn it into something else.
+    let _ = draw_outcome(&mut out, answer);
+    drop(guard);
+    Ok(answer)
+}
+
+/// Raw mode on the opened tty, undone on every exit path including unwinding.
+struct RawGuard<'a> {
+    tty: &'a File,
+    saved: Termios,
+}
+
+impl<'a> RawGuard<'a> {
+    fn enter(tty: &'a File) -> io::Result<Self> {
+        let saved = termios::tcgetattr(tty.as_fd())?;
+        let mut raw = saved.clone();
+        // Raw: bytes arrive one by one, Ctrl-C/Ctrl-Z are bytes rather than signals (so the
+        // human's "stop" becomes a refusal instead of killing us half-way), no echo.
+        termios::cfmakeraw(&mut raw);
+        let guard = RawGuard { tty, saved };
+        termios::tcsetattr(tty.as_fd(), SetArg::TCSANOW, &raw)?;
+        // Keys typed before the question was visible were not answers to it.
+        termios::tcflush(tty.as_fd(), FlushArg::TCIFLUSH)?;
+        Ok(guard)
+    }
+}
+
+impl Drop for RawGuard<'_> {
+    fn drop(&mut self) {
+        // Colours and cursor first, while still raw, so nothing the shell prints afterwards
+        // inherits our styling.
+        let _ = reset_style(&mut self.tty);
+        // Leftover keys (the "es" of a typed "yes") would otherwise be read by the approved
+        // command or the shell as input.
+        let _ = termios::tcflush(self.tty.as_fd(), FlushArg::TCIFLUSH);
+        let _ = termios::tcsetattr(self.tty.as_fd(), SetArg::TCSANOW, &self.saved);
+    }
+}
+
+fn reset_style(out: &mut impl Write) -> io::Result<()> {
+    queue!(
+        out,
+        style::SetAttribute(Attribute::Reset),
+        style::ResetColor,
+        cursor::Show
+    )?;
+    out.flush()
+}
+
+fn draw(out: &mut impl Write, req: &PromptRequest) -> io::Result<()> {
+    queue!(
+        out,
+        style::SetAttribute(Attribute::Reset),
+        style::ResetColor,
+        cursor::Show,
+        PrintStyledContent(
+            "shellguard: this command needs your approval"
+                .bold()
+                .yellow()
+        ),
+        style::Print("\r\n")
+    )?;
+    draw_command(out, &req.command, &req.highlights)?;
+    for m in &req.matches {
+        queue!(
+            out,
+            style::Print("  "),
+            PrintStyledContent(format!("rule {}", for_display(&m.rule_id)).bold()),
+            style::Print(format!(": {}\r\n", for_display(&m.reason)))
+        )?;
+        if !m.touches.is_empty() {
+            let touches: Vec<String> = m.touches.iter().map(|t| for_display(t)).collect();
+            queue!(
+                out,
+                style::Print(format!("    touches: {}\r\n", touches.join(", ")))
+            )?;
+        }
+        if let Some(s) = &m.suggestion {
+            queue!(
+                out,
+                style::Print("    "),
+                PrintStyledContent("safer:".green()),
+                style::Print(format!(" {}\r\n", for_display(s)))
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    Plain,
+    Escaped,
+    LineBreak,
+}
+
+/// The command, escaped, with highlighted byte ranges of the original string. Highlighting is
+/// decided per original character, before escaping, so ranges stay meaningful however much a
+/// character grows; a range that cuts into a character highlights the whole character.
+fn draw_command(
+    out: &mut impl Write,
+    command: &str,
+    highlights: &[std::ops::Range<usize>],
+) -> io::Result<()> {
+    let highlighted = |start: usize, len: usize| {
+        highlights
+            .iter()
+            .any(|r| r.start < r.end && r.start < start + len && start < r.end)
+    };
+
+    // Runs of characters that share a style, flushed when the style changes.
+    let mut run = String::new();
+    let mut run_style: Option<(Piece, bool)> = None;
+    queue!(out, style::Print("  $ "))?;
+    for (i, c) in command.char_indices() {
+        let hl = highlighted(i, c.len_utf8());
+        let (piece, text) = match escape(c) {
+            Some(_) if c == '\n' => (Piece::LineBreak, "\r\n    ".to_owned()),
+            Some(esc) => (Piece::Escaped, esc),
+            None => (Piece::Plain, c.to_string()),
+        };
+        // A line break never carries highlight colour into the indentation.
+        let key = (piece, hl && piece != Piece::LineBreak);
+        if run_style != Some(key) {
+            if let Some(prev) = run_style {
+                emit_run(out, prev, &run)?;
+            }
+            run.clear();
+            run_style = Some(key);
+        }
+        run.push_str(&text);
+    }
+    if let Some(prev) = run_style {
+        emit_run(out, prev, &run)?;
+    }
+    queue!(out, style::Print("\r\n"))
+}
+
+fn emit_run(out: &mut impl Write, (piece, hl): (Piece, bool), text: &str) -> io::Result<()> {
+    let mut st = ContentStyle::new();
+    if piece == Piece::Escaped {
+        // Sets escapes apart from literal backslashes typed in the command.
+        st = st.magenta().underlined();
+    }
+    if hl {
+        st = st.red().bold().reverse();
+    }
+    queue!(out, PrintStyledContent(st.apply(text)))
+}
+
+fn remaining_secs(deadline: Option<Instant>) -> Option<u64> {
+    deadline.map(|d| {
+        let left = d.saturating_duration_since(Instant::now());
+        // Round up: "0s" while time remains would look like a hang.
+        left.as_secs() + u64::from(left.subsec_nanos() > 0)
+    })
+}
+
+fn draw_question(out: &mut impl Write, secs: Option<u64>) -> io::Result<()> {
+    let countdown = secs.map(|s| format!(" ({s}s)")).unwrap_or_default();
+    queue!(
+        out,
+        style::Print("\r"),
+        Clear(ClearType::UntilNewLine),
+        PrintStyledContent("Run it?".bold()),
+        style::Print(format!(" [y/N]{countdown} "))
+    )
+}
+
+fn draw_outcome(out: &mut impl Write, answer: Answer) -> io::Result<()> {
+    let (word, color) = match answer {
+        Answer::Yes => ("approved", Color::Green),
+        Answer::No(Refusal::Declined) => ("refused", Color::Red),
+        Answer::No(Refusal::Interrupted) => ("refused (interrupted)", Color::Red),
+        Answer::No(Refusal::TimedOut) => ("refused (no answer in time)", Color::Red),
+    };
+    queue!(
+        out,
+        style::Print("\r"),
+        Clear(ClearType::UntilNewLine),
+        PrintStyledContent("Run it?".bold()),
+        style::Print(" [y/N] "),
+        PrintStyledContent(word.with(color).bold()),
+        style::Print("\r\n")
+    )?;
+    out.flush()
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Key {
+    Yes,
+    Declined,
+    Interrupted,
+    Other,
+}
+
+/// Decodes keys from the raw tty byte stream. Reads one byte at a time so that whatever follows
+/// the answer stays in the kernel's queue, where the guard's flush discards it.
+struct Keys<'a> {
+    tty: &'a File,
+    /// A byte read ahead while decoding an escape sequence, to be decoded next.
+    pending: Option<u8>,
+    /// Inside a bracketed paste: pasted text is not an answer, however many `y`s it holds.
+    pasting: bool,
+}
+
+impl<'a> Keys<'a> {
+    fn new(tty: &'a File) -> Self {
+        Keys {
+            tty,
+            pending: None,
+            pasting: false,
+        }
+    }
+
+    /// The next key, or `None` if `wait` passed without one.
+    fn next(&mut self, wait: Duration) -> io::Result<Option<Key>> {
+        let Some(b) = self.byte(wait)? else {
+            return Ok(None);
+        };
+        if b == 0x1b {
+            return self.escape_sequence();
+        }
+        if self.pasting {
+            return Ok(Some(Key::Other));
+        }
+        Ok(Some(match b {
+            b'y' | b'Y' => Key::Yes,
+            b'n' | b'N' | b'\r' | b'\n' => Key::Declined,
+            // Ctrl-C, Ctrl-D, Ctrl-Z, Ctrl-\: the keys a human presses to stop things.
+            0x03 | 0x04 | 0x1a | 0x1c => Key::Interrupted,
+            _ => Key::Other,
+        }))
+    }
+
+    /// After an ESC: a lone ESC is the Esc key; anything following in the same burst is a
+    /// sequence from a special key (arrows, function keys, Alt-chords, paste brackets).
+    fn escape_sequence(&mut self) -> io::Result<Option<Key>> {
+        let Some(first) = self.byte(ESC_GRACE)? else {
+            return Ok(Some(if self.pasting {
+                Key::Other
+            } else {
+                Key::Declined
+            }));
+        };
+        match first {
+            b'[' => {
+                let mut params = Vec::new();
+                while params.len() < MAX_SEQ {
+                    let Some(b) = self.byte(ESC_GRACE)? else {
+                        break;
+                    };
+                    if (0x40..=0x7e).contains(&b) {
+                        if b == b'~' {
+                            match params.as_slice() {
+                                b"200" => self.pasting = true,
+                                b"201" => self.pasting = false,
+                                _ => {}
+                            }
+                        }
+                        break;
+                    }
+                    params.push(b);
+                }
+            }
+            b'O' => {
+                let _ = self.byte(ESC_GRACE)?;
+            }
+            // ESC ESC: the first was a lone Esc press; keep the second for the next read.
+            0x1b => {
+                self.pending = Some(0x1b);
+                return Ok(Some(if self.pasting {
+                    Key::Other
+                } else {
+                    Key::Declined
+                }));
+            }
+            // Alt+key arrives as ESC then the key: not an answer.
+            _ => {}
+        }
+        Ok(Some(Key::Other))
+    }
+
+    fn byte(&mut self, wait: Duration) -> io::Result<Option<u8>> {
+        if let Some(b) = self.pending.take() {
+            return Ok(Some(b));
+        }
+        self.read_byte(wait)
+    }
+
+    /// One byte from the tty if it arrives within `wait`.
+    fn read_byte(&mut self, wait: Duration) -> io::Result<Option<u8>> {
+        let start = Instant::now();
+        loop {
+            let left = wait.saturating_sub(start.elapsed());
+            // Round up so a sub-millisecond remainder waits instead of spinning.
+            let ms = left.as_micros().div_ceil(1000).min(u128::from(u16::MAX));
+            let ms = u16::try_from(ms).unwrap_or(u16::MAX);
+            let mut fds = [PollFd::new(self.tty.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, ms) {
+                // A signal such as SIGWINCH (window resized) interrupted the wait: keep waiting.
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+            }
+            let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+            if !revents.intersects(PollFlags::POLLIN) {
+                if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL)
+                {
+                    return Err(hung_up());
+                }
+                continue;
+            }
+            let mut byte = [0u8; 1];
+            match (&*self.tty).read(&mut byte) {
+                Ok(0) => return Err(hung_up()),
+                Ok(_) => return Ok(Some(byte[0])),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn hung_up() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the terminal hung up while asking for approval",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ops::Range;
+
+    #[test]
+    fn drawing_survives_any_highlight_ranges() {
+        let command = "a\u{202e}é\n\x1b[2J🚀z";
+        let len = command.len();
+        let edges: Vec<usize> = (0..=len + 2).chain([usize::MAX - 1, usize::MAX]).collect();
+        for &start in &edges {
+            for &end in &edges {
+                let mut out = Vec::new();
+                draw_command(
+                    &mut out,
+                    command,
+                    &[start..end, Range { start: 3, end: 1 }, 0..0],
+                )
+                .unwrap();
+                let text = String::from_utf8(out).unwrap();
+                assert!(!text.contains('\u{202e}'), "{start}..{end}: {text:?}");
+                assert!(!text.contains("\x1b[2J"), "{start}..{end}: {text:?}");
+                assert!(
+                    text.contains("\\u{202e}") && text.contains("\\e"),
+                    "{text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn countdown_rounds_up() {
+        assert_eq!(remaining_secs(None), None);
+        let soon = Instant::now() + Duration::from_millis(1500);
+        assert_eq!(remaining_secs(Some(soon)), Some(2));
+        let past = Instant::now();
+        assert_eq!(remaining_secs(Some(past)), Some(0));
+    }
+}
