@@ -66,7 +66,7 @@ fn opt_s(v: &Option<schema::Str>) -> String {
 fn program(out: &mut String, p: &ProgramDef) {
     writeln!(
         out,
-        "ProgramDef {{ name: {}, aliases: {}, value_options: {}, option_values: {}, help: {}, sql_options: {}, sql_operand: {:?}, sql_stdin: {}, ignore_case: {} }},",
+        "ProgramDef {{ name: {}, aliases: {}, value_options: {}, option_values: {}, help: {}, help_last: {}, sql_options: {}, sql_operand: {:?}, sql_stdin: {}, ignore_case: {} }},",
         s(&p.name),
         list(&p.aliases),
         list(&p.value_options),
@@ -75,6 +75,7 @@ fn program(out: &mut String, p: &ProgramDef) {
             Some(h) => format!("Some({})", list(h)),
             None => "None".into(),
         },
+        p.help_last,
         list(&p.sql_options),
         p.sql_operand,
         p.sql_stdin,

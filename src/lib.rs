@@ -1,10 +1,13 @@
 //! shellguard reads every command before bash runs it, asks a human about what cannot be
 //! undone, and otherwise execs the real shell untouched.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod analyze;
 pub mod approve;
+pub mod cli;
+mod guard;
 pub mod rules;
+mod sys;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -13,3 +16,6 @@ use std::process::ExitCode;
 pub fn run(_args: Vec<OsString>) -> ExitCode {
     ExitCode::SUCCESS
 }
+
+#[global_allocator]
+static ALLOC: sys::CountingAlloc = sys::CountingAlloc;

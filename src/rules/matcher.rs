@@ -145,7 +145,9 @@ impl<'c> View<'c> {
             .any(|f| help_words.contains(&f.text.as_str()) && f.text.starts_with('-'))
             || operands
                 .first()
-                .is_some_and(|o| o.text == "help" && help_words.contains(&"help"));
+                .is_some_and(|o| o.text == "help" && help_words.contains(&"help"))
+            || (spec.is_some_and(|s| s.help_last)
+                && operands.last().is_some_and(|o| o.text == "help"));
         View {
             cmd,
             program,
@@ -249,7 +251,7 @@ fn matches_command(
     if !rule.redirect.is_empty() || !rule.redirect_paths.is_empty() {
         let mut hit = false;
         for r in &v.cmd.redirects {
-            if r.kind == RedirectKind::Read {
+            if r.kind == RedirectKind::Read || harmless_device(&r.target) {
                 continue;
             }
             let (class, resolved) = paths.classify_arg(&r.target, v.cmd.cwd.as_deref());
@@ -292,6 +294,24 @@ fn matches_command(
         }
     }
     Some(touches)
+}
+
+/// Pseudo-files that writing to destroys nothing.
+fn harmless_device(a: &Arg) -> bool {
+    !a.dynamic
+        && (matches!(
+            a.text.as_str(),
+            "/dev/null"
+                | "/dev/stdout"
+                | "/dev/stderr"
+                | "/dev/stdin"
+                | "/dev/tty"
+                | "/dev/zero"
+                | "/dev/full"
+                | "/dev/random"
+                | "/dev/urandom"
+        ) || a.text.starts_with("/dev/fd/")
+            || a.text.starts_with("/dev/pts/"))
 }
 
 fn shown(a: &Arg) -> String {

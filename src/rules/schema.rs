@@ -50,6 +50,9 @@ pub struct ProgramDef {
     /// Words that ask for help; default `-h`, `--help`, `help` as the subcommand.
     #[serde(default)]
     pub help: Option<List>,
+    /// `help` as the last operand also asks for help (`aws ec2 terminate-instances help`).
+    #[serde(default)]
+    pub help_last: bool,
     /// Options whose value is SQL (`-c`, `--command`, `-e`).
     #[serde(default)]
     pub sql_options: List,

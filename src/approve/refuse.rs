@@ -1,0 +1,72 @@
+//! The message an agent reads when a command is refused: which rule, why, what to do next.
+
+use crate::rules::{RuleSet, Verdict};
+
+use super::sanitize::for_display;
+
+/// Why nothing ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// A rule denies it.
+    Denied,
+    /// It needs a human's approval and nobody could be asked.
+    NoOneToAsk,
+    /// The human said no (or did not answer).
+    Declined,
+    TimedOut,
+}
+
+/// One short paragraph for stderr. The agent is told to stop, not to find a way around.
+pub fn message(v: &Verdict, set: &RuleSet, why: Why) -> String {
+    let Some(first) = v.matches.first() else {
+        return "shellguard: refused. Nothing was run.\n".into();
+    };
+    let rule = &set.rules[first.rule];
+    let mut s = format!(
+        "shellguard: refused `{}` (rule {}): {}.",
+        for_display(shorten(&first.text)),
+        rule.id,
+        rule.reason
+    );
+    if v.matches.len() > 1 {
+        let others: Vec<&str> = v.matches[1..]
+            .iter()
+            .map(|m| set.rules[m.rule].id.as_ref())
+            .collect();
+        s.push_str(&format!(" Also matched: {}.", dedup(others).join(", ")));
+    }
+    s.push_str(" Nothing was run. ");
+    s.push_str(match why {
+        Why::Denied => "This is denied by policy: if it is really meant, ask the user to run it themselves.",
+        Why::NoOneToAsk => "It needs a human's approval and there is no terminal to ask on: ask the user to approve or run it themselves.",
+        Why::Declined => "The user declined it.",
+        Why::TimedOut => "Nobody answered the approval prompt in time: ask the user about it.",
+    });
+    s.push_str(" Do not look for another way to do the same thing.");
+    if let Some(safer) = &rule.suggest {
+        s.push_str(&format!(" A safer alternative: {safer}."));
+    }
+    s.push('\n');
+    s
+}
+
+fn shorten(s: &str) -> &str {
+    let s = s.trim();
+    match s.char_indices().nth(200) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn dedup(mut v: Vec<&str>) -> Vec<&str> {
+    let mut seen = Vec::new();
+    v.retain(|x| {
+        if seen.contains(x) {
+            false
+        } else {
+            seen.push(*x);
+            true
+        }
+    });
+    v
+}

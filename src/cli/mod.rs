@@ -1,0 +1,2 @@
+//! Command lines: bash's, and shellguard's own subcommands.
+pub mod manage;

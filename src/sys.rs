@@ -1,0 +1,141 @@
+//! The one place with `unsafe`: signal handlers and the allocator that bound the analysis.
+//!
+//! Hostile input must end in a refusal (exit 126), never in a crash, a hang, or the command
+//! running. brush-parser can loop, allocate without bound or overflow the stack on a few
+//! short inputs (parser.md), and none of that can be caught as a Rust error. So while the
+//! analysis runs, a timer, an allocation cap and a stack-overflow handler are armed; each
+//! writes one line and exits 126 from inside the handler, using only async-signal-safe calls.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+const REFUSAL: &[u8] = b"shellguard: refused (rule unknown.too-complex): the input is beyond what shellguard analyses (time, memory or nesting), so what it would do cannot be told. Nothing was run. Ask the user to run it themselves if it is really meant; do not look for another way to do the same thing.\n";
+
+/// Live heap allowed while analysing (the analysis of a 4 MB script needs far less).
+const ANALYSIS_HEAP_LIMIT: usize = 512 * 1024 * 1024;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static CAPPED: AtomicBool = AtomicBool::new(false);
+
+/// The system allocator, counting live bytes so the analysis can be capped.
+pub struct CountingAlloc;
+
+// SAFETY: every call forwards to `System` with the caller's layout and pointer unchanged;
+// the counter is only arithmetic on the side.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_alloc(layout.size());
+        // SAFETY: forwarded as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded as is.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_alloc(layout.size());
+        // SAFETY: forwarded as is.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            note_alloc(new_size - layout.size());
+        } else {
+            LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded as is.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[inline]
+fn note_alloc(size: usize) {
+    let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
+    if live > ANALYSIS_HEAP_LIMIT && CAPPED.load(Ordering::Relaxed) {
+        refuse_now();
+    }
+}
+
+/// Write the refusal and leave, from any context (signal handler, allocator).
+fn refuse_now() -> ! {
+    // SAFETY: write(2) and _exit(2) are async-signal-safe and take no Rust locks.
+    unsafe {
+        libc::write(2, REFUSAL.as_ptr().cast(), REFUSAL.len());
+        libc::_exit(126)
+    }
+}
+
+extern "C" fn on_signal(_: libc::c_int) {
+    refuse_now();
+}
+
+/// Bounds on one analysis; dropping it (or calling `disarm`) lifts them. They must be lifted
+/// before a prompt (a human may take longer) and before exec (bash would inherit the timer).
+#[must_use]
+pub struct AnalysisLimits {
+    armed: bool,
+}
+
+impl AnalysisLimits {
+    /// Arm the timer (`ms` milliseconds of wall time), the heap cap and the stack-overflow
+    /// handler.
+    pub fn arm(ms: u64) -> Self {
+        // SAFETY: installing handlers that only call async-signal-safe functions; the
+        // SIGSEGV/SIGBUS handler runs on the alternate stack the Rust runtime set up for the
+        // main thread (SA_ONSTACK), so it works when the stack itself overflowed.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as usize;
+            sa.sa_flags = libc::SA_ONSTACK;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
+            libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut());
+            libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+            set_timer(ms);
+        }
+        CAPPED.store(true, Ordering::Relaxed);
+        AnalysisLimits { armed: true }
+    }
+
+    pub fn disarm(&mut self) {
+        if !self.armed {
+            return;
+        }
+        self.armed = false;
+        CAPPED.store(false, Ordering::Relaxed);
+        // SAFETY: stopping the timer and restoring default dispositions has no preconditions.
+        unsafe {
+            set_timer(0);
+            libc::signal(libc::SIGALRM, libc::SIG_DFL);
+        }
+    }
+}
+
+impl Drop for AnalysisLimits {
+    fn drop(&mut self) {
+        self.disarm();
+    }
+}
+
+/// SAFETY: caller must be fine with SIGALRM arriving after `ms` milliseconds (0 stops it).
+unsafe fn set_timer(ms: u64) {
+    let t = libc::itimerval {
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        it_value: libc::timeval {
+            tv_sec: (ms / 1000) as libc::time_t,
+            tv_usec: ((ms % 1000) * 1000) as libc::suseconds_t,
+        },
+    };
+    // SAFETY: a valid itimerval; the old value is not needed.
+    unsafe {
+        libc::setitimer(libc::ITIMER_REAL, &t, std::ptr::null_mut());
+    }
+}
