@@ -9,13 +9,10 @@ mod guard;
 pub mod rules;
 mod sys;
 
-use std::ffi::OsString;
-use std::process::ExitCode;
+mod run;
+mod shell;
 
-/// Entry point shared by the binary and the tests.
-pub fn run(_args: Vec<OsString>) -> ExitCode {
-    ExitCode::SUCCESS
-}
+pub use run::run;
 
 #[global_allocator]
 static ALLOC: sys::CountingAlloc = sys::CountingAlloc;

@@ -1,0 +1,110 @@
+//! shellguard started as bash: read bash's command line, judge the code it would run, then
+//! exec the real shell with the original argv — or refuse with exit 126.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read};
+use std::os::fd::AsRawFd;
+use std::process::ExitCode;
+
+use crate::analyze::Context;
+use crate::cli::bash::{self, Source};
+use crate::exec::{self, ShellKind};
+use crate::guard::{decide, judge, Outcome};
+use crate::rules::RuleSet;
+
+/// Exit status of a refused command (bash's "found but cannot execute").
+pub const REFUSED: u8 = 126;
+
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let argv0 = args.first().cloned().unwrap_or_else(|| "bash".into());
+    let kind = exec::shell_kind(&argv0);
+    let configured = std::env::var_os("SHELLGUARD_REAL_SHELL").map(std::path::PathBuf::from);
+    let real = match exec::find_real_shell(kind, configured.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("shellguard: {e}");
+            return ExitCode::from(127);
+        }
+    };
+    let stdin_tty = std::io::stdin().is_terminal();
+    let parsed = bash::parse(&args[1..], kind == ShellKind::Sh, stdin_tty);
+    let mut stdin_script: Option<Vec<u8>> = None;
+    let (text, ctx) = match parsed.map(|b| (b.posix, b.source)) {
+        // bash reports its own usage errors; code it will not run needs no judgement.
+        Err(_) | Ok((_, Source::NoRun)) => return fail(exec::exec_shell(&real, &args)),
+        Ok((_, Source::Interactive)) => {
+            // Guarding a shell that reads from a terminal line by line is its own mode, not
+            // built yet: say so rather than pretend.
+            eprintln!("shellguard: interactive guarding is not available in this version; this shell is NOT guarded");
+            return fail(exec::exec_shell(&real, &args));
+        }
+        Ok((posix, Source::Command { text, arg0, positional })) => {
+            let mut ctx = Context::from_process();
+            ctx.arg0 = arg0.or_else(|| Some(argv0.to_string_lossy().into_owned()));
+            ctx.positional = positional;
+            ctx.posix = posix;
+            (text, ctx)
+        }
+        Ok((posix, Source::Script { path, args: sargs })) => {
+            let Ok(bytes) = std::fs::read(&path) else {
+                // Let bash say why it cannot read the script.
+                return fail(exec::exec_shell(&real, &args));
+            };
+            let mut ctx = Context::from_process();
+            ctx.arg0 = Some(path.to_string_lossy().into_owned());
+            ctx.positional = sargs;
+            ctx.posix = posix;
+            (String::from_utf8_lossy(&bytes).into_owned(), ctx)
+        }
+        Ok((posix, Source::Stdin { positional })) => {
+            let mut bytes = Vec::new();
+            if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
+                eprintln!("shellguard: cannot read the script on standard input: {e}");
+                return ExitCode::from(REFUSED);
+            }
+            let mut ctx = Context::from_process();
+            ctx.arg0 = Some(argv0.to_string_lossy().into_owned());
+            ctx.positional = positional;
+            ctx.posix = posix;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            stdin_script = Some(bytes);
+            (text, ctx)
+        }
+    };
+    let set = RuleSet::builtin();
+    let j = judge(&text, &ctx, set);
+    match decide(&text, &j, set) {
+        Outcome::Run => {
+            if let Some(bytes) = stdin_script {
+                if let Err(e) = replace_stdin(&bytes) {
+                    eprintln!("shellguard: cannot hand the script to bash: {e}");
+                    return ExitCode::from(REFUSED);
+                }
+            }
+            fail(exec::exec_shell(&real, &args))
+        }
+        Outcome::Refuse(msg) => {
+            eprint!("{msg}");
+            ExitCode::from(REFUSED)
+        }
+    }
+}
+
+fn fail(e: exec::ExecError) -> ExitCode {
+    eprintln!("shellguard: {e}");
+    ExitCode::from(127)
+}
+
+/// Put the script read from stdin back as stdin: a sealed in-memory file bash reads from the
+/// start, so it sees the same bytes (and, being seekable, leaves what follows to the
+/// commands it runs, as with a file).
+fn replace_stdin(bytes: &[u8]) -> nix::Result<()> {
+    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+    use std::io::{Seek, SeekFrom, Write};
+    let fd = memfd_create(c"shellguard-stdin", MemFdCreateFlag::MFD_CLOEXEC)?;
+    let mut f = std::fs::File::from(fd);
+    f.write_all(bytes).map_err(|_| nix::Error::EIO)?;
+    f.seek(SeekFrom::Start(0)).map_err(|_| nix::Error::EIO)?;
+    nix::unistd::dup2(f.as_raw_fd(), 0)?;
+    Ok(())
+}
