@@ -4,6 +4,8 @@
 
 pub mod analyze;
 pub mod approve;
+pub mod cli;
+pub mod exec;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

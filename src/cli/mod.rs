@@ -1,0 +1,2 @@
+//! The command lines of the shells shellguard stands in for.
+pub mod bash;
