@@ -29,6 +29,20 @@ pub fn judge(text: &str, ctx: &Context, set: &RuleSet) -> Judgement {
     Judgement { analysis, verdict }
 }
 
+impl Judgement {
+    /// The input could not be read as text: whatever else it says, a human must look.
+    pub fn mark_unreadable(&mut self, text: &str, set: &RuleSet) {
+        let finding = crate::analyze::Finding {
+            kind: crate::analyze::FindingKind::ParseError,
+            span: 0..text.len(),
+            detail: "arguments that are not valid UTF-8".into(),
+        };
+        self.analysis.findings.push(finding);
+        let paths = PathContext::new(None, None, None);
+        self.verdict = evaluate(&self.analysis, set, &paths, text);
+    }
+}
+
 pub fn path_context(ctx: &Context) -> PathContext {
     let var = |k: &str| ctx.vars.get(k).filter(|v| !v.is_empty()).map(Into::into);
     PathContext::new(ctx.cwd.clone(), var("HOME"), var("TMPDIR"))

@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod approve;
 pub mod cli;
+pub mod exec;
 mod guard;
 pub mod rules;
 mod sys;

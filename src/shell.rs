@@ -2,12 +2,12 @@
 //! exec the real shell with the original argv — or refuse with exit 126.
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
 use crate::analyze::Context;
-use crate::cli::bash::{self, Source};
+use crate::cli::bash::{self, Dialect, Source, Ttys};
 use crate::exec::{self, ShellKind};
 use crate::guard::{decide, judge, Outcome};
 use crate::rules::RuleSet;
@@ -26,19 +26,48 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             return ExitCode::from(127);
         }
     };
-    let stdin_tty = std::io::stdin().is_terminal();
-    let parsed = bash::parse(&args[1..], kind == ShellKind::Sh, stdin_tty);
+    let parsed = bash::parse_invocation(dialect_of(kind, &real), &args, Ttys::probe());
     let mut stdin_script: Option<Vec<u8>> = None;
+    let mut unreadable = false;
     let (text, ctx) = match parsed.map(|b| (b.posix, b.source)) {
-        // bash reports its own usage errors; code it will not run needs no judgement.
-        Err(_) | Ok((_, Source::NoRun)) => return fail(exec::exec_shell(&real, &args)),
+        // The shell reports its own usage errors; code it will not run needs no judgement.
+        Ok((_, Source::NoRun(_))) => return fail(exec::exec_shell(&real, &args)),
+        // Arguments that are not text cannot be read, so cannot be judged: ask.
+        Err(_) => {
+            unreadable = true;
+            let text = args[1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            (text, Context::from_process())
+        }
         Ok((_, Source::Interactive)) => {
             // Guarding a shell that reads from a terminal line by line is its own mode, not
             // built yet: say so rather than pretend.
             eprintln!("shellguard: interactive guarding is not available in this version; this shell is NOT guarded");
             return fail(exec::exec_shell(&real, &args));
         }
-        Ok((posix, Source::Command { text, arg0, positional })) => {
+        Ok((
+            posix,
+            Source::Command {
+                text,
+                arg0,
+                positional,
+                then_stdin,
+            },
+        )) => {
+            let mut text = text;
+            if then_stdin {
+                // dash runs the command, then reads more commands from stdin.
+                let mut bytes = Vec::new();
+                if std::io::stdin().lock().read_to_end(&mut bytes).is_err() {
+                    unreadable = true;
+                }
+                text.push('\n');
+                text.push_str(&String::from_utf8_lossy(&bytes));
+                stdin_script = Some(bytes);
+            }
             let mut ctx = Context::from_process();
             ctx.arg0 = arg0.or_else(|| Some(argv0.to_string_lossy().into_owned()));
             ctx.positional = positional;
@@ -72,7 +101,10 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
     };
     let set = RuleSet::builtin();
-    let j = judge(&text, &ctx, set);
+    let mut j = judge(&text, &ctx, set);
+    if unreadable {
+        j.mark_unreadable(&text, set);
+    }
     match decide(&text, &j, set) {
         Outcome::Run => {
             if let Some(bytes) = stdin_script {
@@ -87,6 +119,18 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             eprint!("{msg}");
             ExitCode::from(REFUSED)
         }
+    }
+}
+
+/// The real `sh` may be dash, whose command line differs from bash's.
+fn dialect_of(kind: ShellKind, real: &std::path::Path) -> Dialect {
+    if kind == ShellKind::Bash {
+        return Dialect::Bash;
+    }
+    let resolved = std::fs::canonicalize(real).unwrap_or_else(|_| real.to_path_buf());
+    match resolved.file_name().and_then(|n| n.to_str()) {
+        Some(n) if n.contains("dash") => Dialect::Dash,
+        _ => Dialect::Bash,
     }
 }
 

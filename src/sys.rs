@@ -90,7 +90,7 @@ impl AnalysisLimits {
         // main thread (SA_ONSTACK), so it works when the stack itself overflowed.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as usize;
+            sa.sa_sigaction = on_signal as *const () as usize;
             sa.sa_flags = libc::SA_ONSTACK;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());

@@ -65,6 +65,9 @@ const SYSTEM_DIRS: &[&str] = &[
     "/root", "/sbin", "/sys", "/usr", "/var", "/home", "/Users", "/System",
 ];
 
+/// The last component the analyser gives to what a filtered `find START -name …` finds.
+pub const FIND_FILTERED: &str = "/{found}";
+
 /// Where the line starts and the directories that give paths their class.
 #[derive(Debug, Default)]
 pub struct PathContext {
@@ -112,6 +115,15 @@ impl PathContext {
                 }
             }
             return (PathClass::Unknown, None);
+        }
+        if let Some(dir) = arg.text.strip_suffix(FIND_FILTERED).filter(|_| !arg.glob) {
+            // What a filtered `find DIR -name … -delete` reaches: entries below DIR, which
+            // inside the project root count as inside the project (policy.md).
+            return match resolve(if dir.is_empty() { "/" } else { dir }, cwd) {
+                Some(d) if Some(d.as_path()) == self.project_root() => (PathClass::Inside, Some(d)),
+                Some(d) => (self.classify_children(&d), Some(d)),
+                None => (PathClass::Unknown, None),
+            };
         }
         let path = if arg.glob {
             // `dir/*`, `dir/pre*`: everything in dir. `*` alone: everything in cwd.

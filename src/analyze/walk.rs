@@ -813,7 +813,6 @@ impl<'a> Walker<'a> {
             let ctx = super::wrappers::CmdCtx {
                 arg_subs: &arg_subs,
                 procsubs: &procsubs,
-                span: &span,
             };
             self.unwrap(&c, &ctx, frame, st);
         }

@@ -5,8 +5,6 @@
 //! Each found command is analysed like a command of the line itself, with a `Via` that says
 //! how it was reached.
 
-use std::ops::Range;
-
 use super::walk::{Frame, State, Walker};
 use super::{Arg, Command, FindingKind, Stdin, Via};
 
@@ -16,7 +14,6 @@ pub(super) struct CmdCtx<'a> {
     pub arg_subs: &'a [Vec<String>],
     /// argv positions filled by `<(…)`, and the program that produces their content.
     pub procsubs: &'a [(usize, Option<String>)],
-    pub span: &'a Range<usize>,
 }
 
 /// Variables whose value some program runs as a command line.
@@ -649,7 +646,6 @@ impl Walker<'_> {
         let cx = CmdCtx {
             arg_subs: &no_subs,
             procsubs: &[],
-            span: &outer.span,
         };
         self.unwrap(&inner, &cx, &f, st);
     }
@@ -1165,7 +1161,7 @@ impl Walker<'_> {
                     let base = s.text.trim_end_matches('/');
                     let base = if base.is_empty() { "" } else { base };
                     if filtered {
-                        Arg::literal(format!("{base}/{{found}}"))
+                        Arg::literal(format!("{base}{}", super::paths::FIND_FILTERED))
                     } else {
                         Arg::literal(format!("{base}/*")).with_glob()
                     }

@@ -1,2 +1,3 @@
-//! Command lines: bash's, and shellguard's own subcommands.
+//! Command lines: bash's (and sh's), and shellguard's own subcommands.
+pub mod bash;
 pub mod manage;

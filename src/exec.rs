@@ -1,0 +1,497 @@
+//! Finding the real shell, and becoming it.
+//!
+//! shellguard is installed as `bash` and `sh` in a shims directory that comes first on `PATH`,
+//! so a plain `PATH` lookup finds shellguard again and execs itself forever. Candidates are
+//! therefore compared with our own executable by file identity (device and inode, symlinks
+//! followed), never by name: the shims are symlinks with the real shells' names.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::fmt;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::{access, AccessFlags};
+
+/// Which shell the caller asked for, by the name it used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShellKind {
+    Bash,
+    Sh,
+}
+
+impl ShellKind {
+    /// The file name looked up on `PATH`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShellKind::Bash => "bash",
+            ShellKind::Sh => "sh",
+        }
+    }
+
+    /// Where the shell lives when `PATH` does not say (agents often run with a bare `PATH`).
+    fn fallbacks(self) -> &'static [&'static str] {
+        match self {
+            ShellKind::Bash => &["/bin/bash", "/usr/bin/bash", "/usr/local/bin/bash"],
+            ShellKind::Sh => &["/bin/sh", "/usr/bin/sh"],
+        }
+    }
+}
+
+/// `sh` if argv[0]'s basename is `sh` (or `-sh`, as a login shell is named), else bash.
+pub fn shell_kind(argv0: &OsStr) -> ShellKind {
+    let bytes = argv0.as_bytes();
+    let base = match bytes.iter().rposition(|&b| b == b'/') {
+        Some(slash) => &bytes[slash + 1..],
+        None => bytes,
+    };
+    // Same reading as bash's own: the login `-` only counts at the very start of argv[0].
+    let base = if bytes.first() == Some(&b'-') {
+        base.strip_prefix(b"-").unwrap_or(base)
+    } else {
+        base
+    };
+    if base == b"sh" {
+        ShellKind::Sh
+    } else {
+        ShellKind::Bash
+    }
+}
+
+/// A file's identity: `(st_dev, st_ino)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileId {
+    /// The identity of the file `path` leads to, through any symlinks.
+    pub fn of(path: &Path) -> io::Result<FileId> {
+        let meta = std::fs::metadata(path)?;
+        Ok(FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    /// The running executable. `/proc/self/exe` names the very inode we run from, even when it
+    /// was reached through a symlink or has since been replaced; `current_exe` is the fallback
+    /// where `/proc` is not mounted.
+    pub fn current_exe() -> io::Result<FileId> {
+        FileId::of(Path::new("/proc/self/exe"))
+            .or_else(|_| std::env::current_exe().and_then(|exe| FileId::of(&exe)))
+    }
+}
+
+/// Why the real shell could not be found or run.
+#[derive(Debug)]
+pub enum ExecError {
+    /// Nothing on `PATH` or in the usual places is a shell other than shellguard.
+    NotFound {
+        name: &'static str,
+        searched: Vec<PathBuf>,
+    },
+    /// The configured shell cannot be looked at.
+    ConfiguredMissing {
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// The configured shell is shellguard (often: the configuration names the shim).
+    ConfiguredIsSelf {
+        path: PathBuf,
+    },
+    /// The configured shell is a directory or lacks execute permission.
+    ConfiguredNotExecutable {
+        path: PathBuf,
+    },
+    /// Our own executable cannot be identified, so a candidate might be ourselves.
+    SelfUnknown {
+        source: io::Error,
+    },
+    /// A path or argument holds a NUL byte, which no exec can pass. `index` counts argv[0] as 0.
+    NulInArgument {
+        index: usize,
+    },
+    NulInPath {
+        path: PathBuf,
+    },
+    /// `execv` itself failed.
+    Exec {
+        path: PathBuf,
+        source: nix::Error,
+    },
+}
+
+impl fmt::Display for ExecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExecError::NotFound { name, searched } => {
+                write!(f, "cannot find the real {name}: tried ")?;
+                for (k, path) in searched.iter().enumerate() {
+                    let sep = if k == 0 { "" } else { ", " };
+                    write!(f, "{sep}{}", path.display())?;
+                }
+                write!(
+                    f,
+                    " (shellguard itself is skipped); configure the real shell's path"
+                )
+            }
+            ExecError::ConfiguredMissing { path, source } => {
+                write!(f, "configured real shell {}: {source}", path.display())
+            }
+            ExecError::ConfiguredIsSelf { path } => write!(
+                f,
+                "configured real shell {} is shellguard itself; point it at the real shell",
+                path.display()
+            ),
+            ExecError::ConfiguredNotExecutable { path } => write!(
+                f,
+                "configured real shell {} is not an executable file",
+                path.display()
+            ),
+            ExecError::SelfUnknown { source } => write!(
+                f,
+                "cannot identify shellguard's own executable, so cannot tell it from the real shell: {source}"
+            ),
+            ExecError::NulInArgument { index } => {
+                write!(f, "argument {index} contains a NUL byte")
+            }
+            ExecError::NulInPath { path } => {
+                write!(f, "shell path {} contains a NUL byte", path.display())
+            }
+            ExecError::Exec { path, source } => {
+                write!(f, "cannot execute {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ExecError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ExecError::ConfiguredMissing { source, .. } | ExecError::SelfUnknown { source } => {
+                Some(source)
+            }
+            ExecError::Exec { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The real shell to exec for `kind`: `configured` if given, else the first `bash`/`sh` on
+/// `$PATH` that is not shellguard, else the usual absolute locations.
+pub fn find_real_shell(kind: ShellKind, configured: Option<&Path>) -> Result<PathBuf, ExecError> {
+    let me = FileId::current_exe().map_err(|source| ExecError::SelfUnknown { source })?;
+    let path_var = std::env::var_os("PATH");
+    find_real_shell_in(kind, configured, path_var.as_deref(), me)
+}
+
+/// [`find_real_shell`] with `PATH` and our own identity given, so tests need not touch the
+/// process environment.
+pub fn find_real_shell_in(
+    kind: ShellKind,
+    configured: Option<&Path>,
+    path_var: Option<&OsStr>,
+    me: FileId,
+) -> Result<PathBuf, ExecError> {
+    if let Some(path) = configured {
+        // An explicit choice that fails is reported, not silently swapped for another shell.
+        let id = FileId::of(path).map_err(|source| ExecError::ConfiguredMissing {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if id == me {
+            return Err(ExecError::ConfiguredIsSelf {
+                path: path.to_path_buf(),
+            });
+        }
+        if !is_executable_file(path) {
+            return Err(ExecError::ConfiguredNotExecutable {
+                path: path.to_path_buf(),
+            });
+        }
+        return Ok(path.to_path_buf());
+    }
+
+    let on_path = path_var
+        .map(|var| std::env::split_paths(var).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        // An empty or relative entry means the current directory, which the agent controls:
+        // a `bash` planted there would run every later command unchecked.
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(kind.name()));
+    let fallbacks = kind.fallbacks().iter().map(PathBuf::from);
+
+    let mut searched = Vec::new();
+    for candidate in on_path.chain(fallbacks) {
+        if searched.contains(&candidate) {
+            continue;
+        }
+        let usable =
+            FileId::of(&candidate).is_ok_and(|id| id != me) && is_executable_file(&candidate);
+        if usable {
+            return Ok(candidate);
+        }
+        searched.push(candidate);
+    }
+    Err(ExecError::NotFound {
+        name: kind.name(),
+        searched,
+    })
+}
+
+fn is_executable_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|meta| meta.is_file())
+        && access(path, AccessFlags::X_OK).is_ok()
+}
+
+/// Replaces this process with `real`, passing `argv` exactly as given, argv[0] included, so that
+/// `$0` and the prefix of bash's own messages are what they would be without shellguard. The
+/// environment, open descriptors, process group and session all carry over untouched. Returns
+/// only if the exec failed.
+pub fn exec_shell(real: &Path, argv: &[OsString]) -> ExecError {
+    let path = match CString::new(real.as_os_str().as_bytes()) {
+        Ok(path) => path,
+        Err(_) => {
+            return ExecError::NulInPath {
+                path: real.to_path_buf(),
+            }
+        }
+    };
+    let mut args = Vec::with_capacity(argv.len().max(1));
+    for (index, arg) in argv.iter().enumerate() {
+        match CString::new(arg.as_bytes()) {
+            Ok(arg) => args.push(arg),
+            Err(_) => return ExecError::NulInArgument { index },
+        }
+    }
+    // A caller exec'd with an empty argv gives bash no name; the path is the least surprising one.
+    if args.is_empty() {
+        args.push(path.clone());
+    }
+    match nix::unistd::execv(&path, &args) {
+        Ok(never) => match never {},
+        Err(source) => ExecError::Exec {
+            path: real.to_path_buf(),
+            source,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    /// A scratch directory per test; tests share one process, so names carry the test's name.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir =
+                std::env::temp_dir().join(format!("shellguard-exec-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        /// A subdirectory holding a symlink named `name` to this test executable: a shim.
+        fn shim(&self, sub: &str, name: &str) -> PathBuf {
+            let dir = self.0.join(sub);
+            std::fs::create_dir_all(&dir).unwrap();
+            symlink(std::env::current_exe().unwrap(), dir.join(name)).unwrap();
+            dir
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn me() -> FileId {
+        FileId::current_exe().unwrap()
+    }
+
+    fn join_paths(dirs: &[&Path]) -> OsString {
+        std::env::join_paths(dirs).unwrap()
+    }
+
+    #[test]
+    fn kind_from_argv0() {
+        for (argv0, kind) in [
+            ("sh", ShellKind::Sh),
+            ("/bin/sh", ShellKind::Sh),
+            ("-sh", ShellKind::Sh),
+            ("-/usr/bin/sh", ShellKind::Sh),
+            ("bash", ShellKind::Bash),
+            ("/usr/bin/bash", ShellKind::Bash),
+            ("-bash", ShellKind::Bash),
+            ("/x/-sh", ShellKind::Bash),
+            ("SH", ShellKind::Bash),
+            ("shellguard", ShellKind::Bash),
+            ("", ShellKind::Bash),
+        ] {
+            assert_eq!(shell_kind(OsStr::new(argv0)), kind, "{argv0:?}");
+        }
+    }
+
+    #[test]
+    fn self_identity_follows_symlinks() {
+        let exe = std::env::current_exe().unwrap();
+        assert_eq!(me(), FileId::of(&exe).unwrap());
+        let scratch = Scratch::new("identity");
+        let shim = scratch.shim("shims", "bash").join("bash");
+        assert_eq!(FileId::of(&shim).unwrap(), me());
+    }
+
+    #[test]
+    fn skips_shim_first_on_path() {
+        let scratch = Scratch::new("shim-first");
+        let shims = scratch.shim("shims", "bash");
+        let path = join_paths(&[&shims, Path::new("/usr/bin"), Path::new("/bin")]);
+        let real = find_real_shell_in(ShellKind::Bash, None, Some(&path), me()).unwrap();
+        assert_ne!(real, shims.join("bash"));
+        assert!(
+            real.starts_with("/usr/bin") || real.starts_with("/bin"),
+            "{real:?}"
+        );
+        assert_ne!(FileId::of(&real).unwrap(), me());
+    }
+
+    #[test]
+    fn only_shims_falls_back() {
+        let scratch = Scratch::new("only-shims");
+        let shims = scratch.shim("shims", "bash");
+        symlink(std::env::current_exe().unwrap(), shims.join("sh")).unwrap();
+        let path = join_paths(&[&shims]);
+        let bash = find_real_shell_in(ShellKind::Bash, None, Some(&path), me()).unwrap();
+        assert!(
+            ShellKind::Bash
+                .fallbacks()
+                .contains(&bash.to_str().unwrap()),
+            "{bash:?}"
+        );
+        let sh = find_real_shell_in(ShellKind::Sh, None, Some(&path), me()).unwrap();
+        assert!(
+            ShellKind::Sh.fallbacks().contains(&sh.to_str().unwrap()),
+            "{sh:?}"
+        );
+        let none = find_real_shell_in(ShellKind::Bash, None, None, me()).unwrap();
+        assert!(ShellKind::Bash
+            .fallbacks()
+            .contains(&none.to_str().unwrap()));
+    }
+
+    #[test]
+    fn skips_every_candidate_that_is_self() {
+        // Pretend to be the real bash: every path to that file must be passed over.
+        let bash = Path::new("/bin/bash");
+        let pretend = FileId::of(bash).unwrap();
+        let path = join_paths(&[Path::new("/usr/bin"), Path::new("/bin")]);
+        match find_real_shell_in(ShellKind::Bash, None, Some(&path), pretend) {
+            Ok(found) => assert_ne!(FileId::of(&found).unwrap(), pretend, "{found:?}"),
+            Err(ExecError::NotFound { name, searched }) => {
+                assert_eq!(name, "bash");
+                assert!(searched.contains(&PathBuf::from("/usr/bin/bash")));
+                assert!(searched.contains(&PathBuf::from("/bin/bash")));
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn skips_directories_unexecutables_and_relative_entries() {
+        let scratch = Scratch::new("unusable");
+        let plain = scratch.0.join("plain");
+        std::fs::create_dir_all(&plain).unwrap();
+        std::fs::write(plain.join("bash"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(plain.join("bash"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        let dir = scratch.0.join("dir");
+        std::fs::create_dir_all(dir.join("bash")).unwrap();
+        let mut path = OsString::from(":relative:");
+        path.push(join_paths(&[&plain, &dir, Path::new("/usr/bin")]));
+        let real = find_real_shell_in(ShellKind::Bash, None, Some(&path), me()).unwrap();
+        assert_eq!(real, PathBuf::from("/usr/bin/bash"));
+
+        // With the real bash playing ourselves, nothing is left; nothing relative was tried.
+        let pretend = FileId::of(Path::new("/usr/bin/bash")).unwrap();
+        if let Err(ExecError::NotFound { searched, .. }) =
+            find_real_shell_in(ShellKind::Bash, None, Some(&path), pretend)
+        {
+            assert!(searched.iter().all(|p| p.is_absolute()), "{searched:?}");
+            assert!(searched.contains(&plain.join("bash")));
+            assert!(searched.contains(&dir.join("bash")));
+        }
+    }
+
+    #[test]
+    fn configured_path_wins() {
+        let scratch = Scratch::new("configured");
+        let shims = scratch.shim("shims", "bash");
+        let path = join_paths(&[&shims, Path::new("/usr/bin")]);
+        let real = find_real_shell_in(
+            ShellKind::Bash,
+            Some(Path::new("/bin/sh")),
+            Some(&path),
+            me(),
+        );
+        assert_eq!(real.unwrap(), PathBuf::from("/bin/sh"));
+    }
+
+    #[test]
+    fn configured_self_is_an_error() {
+        let scratch = Scratch::new("configured-self");
+        let shim = scratch.shim("shims", "bash").join("bash");
+        let err = find_real_shell_in(ShellKind::Bash, Some(&shim), None, me()).unwrap_err();
+        assert!(matches!(err, ExecError::ConfiguredIsSelf { .. }), "{err:?}");
+        assert!(err.to_string().contains("is shellguard itself"), "{err}");
+        let exe = std::env::current_exe().unwrap();
+        let err = find_real_shell_in(ShellKind::Bash, Some(&exe), None, me()).unwrap_err();
+        assert!(matches!(err, ExecError::ConfiguredIsSelf { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn configured_but_unusable_is_an_error() {
+        let scratch = Scratch::new("configured-bad");
+        let missing = scratch.0.join("no-such-bash");
+        let err = find_real_shell_in(ShellKind::Bash, Some(&missing), None, me()).unwrap_err();
+        assert!(
+            matches!(err, ExecError::ConfiguredMissing { .. }),
+            "{err:?}"
+        );
+        let err = find_real_shell_in(ShellKind::Bash, Some(&scratch.0), None, me()).unwrap_err();
+        assert!(
+            matches!(err, ExecError::ConfiguredNotExecutable { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn exec_failures_come_back() {
+        let scratch = Scratch::new("exec");
+        let missing = scratch.0.join("no-such-shell");
+        let err = exec_shell(&missing, &[OsString::from("bash"), OsString::from("-c")]);
+        assert!(
+            matches!(
+                err,
+                ExecError::Exec {
+                    source: nix::Error::ENOENT,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("no-such-shell"), "{err}");
+        let err = exec_shell(&missing, &[OsString::from("bash"), OsString::from("a\0b")]);
+        assert!(
+            matches!(err, ExecError::NulInArgument { index: 1 }),
+            "{err:?}"
+        );
+    }
+}
