@@ -98,6 +98,8 @@ struct View<'c> {
     spec: Option<&'c ProgramDef>,
     /// Flags before `--`.
     flags: Vec<&'c Arg>,
+    /// Short options of this program that take a value (`b` for `-b NAME`).
+    value_letters: String,
     /// Whether a `--` ended the options (`git checkout -- PATHS`).
     double_dash: bool,
     /// Operands, in order (subcommand words first).
@@ -125,7 +127,10 @@ impl<'c> View<'c> {
             if ended {
                 operands.push(a);
             } else if a.text == "--" && !a.quoted {
-                ended = true;
+                // `git -- reset --hard`: a `--` among global options does not end them.
+                let global =
+                    operands.is_empty() && spec.is_some_and(|s| !s.value_options.is_empty());
+                ended = !global;
             } else if a.text.len() > 1 && a.text.starts_with('-') && !a.dynamic {
                 flags.push(a);
                 if value_opt(&a.text) {
@@ -148,10 +153,21 @@ impl<'c> View<'c> {
                 .is_some_and(|o| o.text == "help" && help_words.contains(&"help"))
             || (spec.is_some_and(|s| s.help_last)
                 && operands.last().is_some_and(|o| o.text == "help"));
+        let value_letters = spec
+            .map(|s| {
+                s.value_options
+                    .iter()
+                    .chain(s.option_values.iter())
+                    .filter(|o| o.len() == 2 && o.starts_with('-'))
+                    .filter_map(|o| o.chars().nth(1))
+                    .collect()
+            })
+            .unwrap_or_default();
         View {
             cmd,
             program,
             spec,
+            value_letters,
             flags,
             double_dash: ended,
             operands,
@@ -200,12 +216,19 @@ fn matches_command(
             }
             continue;
         }
-        if !v.flags.iter().any(|f| flag_matches(group, &f.text)) {
+        if !v
+            .flags
+            .iter()
+            .any(|f| flag_matches(group, &f.text, true, &v.value_letters))
+        {
             return None;
         }
     }
     for group in rule.not_flags.iter() {
-        if v.flags.iter().any(|f| flag_matches(group, &f.text)) {
+        if v.flags
+            .iter()
+            .any(|f| flag_matches(group, &f.text, false, &v.value_letters))
+        {
             return None;
         }
     }
@@ -365,11 +388,20 @@ fn sql_texts(v: &View) -> Vec<String> {
 }
 
 /// Whether a flag word matches a group like `-f|--force`.
-fn flag_matches(group: &str, flag: &str) -> bool {
+///
+/// Long options also match as `--flag=value` and, when `abbrev` is set, as the unambiguous
+/// prefixes getopt_long and git accept (`--forc`); a positive match takes any prefix, since
+/// an ambiguous one fails without running. A short flag also matches inside a bundle (`-rf`),
+/// up to the first letter in `value_letters`, whose rest is that option's value
+/// (`-bfeature` is `-b feature`, not `-f`).
+fn flag_matches(group: &str, flag: &str, abbrev: bool, value_letters: &str) -> bool {
     group.split('|').any(|alt| {
         if let Some(long) = alt.strip_prefix("--") {
-            let f = flag.strip_prefix("--").unwrap_or("");
-            return f == long || f.strip_prefix(long).is_some_and(|r| r.starts_with('='));
+            let Some(f) = flag.strip_prefix("--") else {
+                return false;
+            };
+            let name = f.split_once('=').map_or(f, |(n, _)| n);
+            return name == long || (abbrev && name.len() >= 2 && long.starts_with(name));
         }
         if alt.len() > 2 {
             // Single-dash long options (`-auto-approve`, `-delete`), also with `--` or `=`.
@@ -380,14 +412,21 @@ fn flag_matches(group: &str, flag: &str) -> bool {
         if flag == alt {
             return true;
         }
-        // A short flag inside a bundle: `-rf` holds `-r` and `-f`.
-        let letter = &alt[1..];
-        flag.starts_with('-')
-            && !flag.starts_with("--")
-            && flag.len() > 2
-            && flag[1..].chars().all(|c| c.is_ascii_alphabetic())
-            && letter.len() == 1
-            && flag[1..].contains(letter)
+        let Some(letter) = alt[1..].chars().next() else {
+            return false;
+        };
+        if !flag.starts_with('-') || flag.starts_with("--") || flag.len() <= 2 {
+            return false;
+        }
+        for c in flag[1..].chars() {
+            if c == letter {
+                return true;
+            }
+            if !c.is_ascii_alphanumeric() || value_letters.contains(c) {
+                return false;
+            }
+        }
+        false
     })
 }
 
@@ -446,9 +485,18 @@ mod tests {
             ("-auto-approve", "-auto-approve=true", true),
             ("-d", "-delete", true),
             ("-delete", "-d", false),
+            ("--force", "--forc", true),
+            ("--hard", "--ha", true),
+            ("--force", "--f", false),
+            ("-f", "-bfeature", false),
+            ("-f", "-xfb", true),
         ];
         for (group, flag, want) in cases {
-            assert_eq!(flag_matches(group, flag), want, "{group} vs {flag}");
+            assert_eq!(
+                flag_matches(group, flag, true, "bc"),
+                want,
+                "{group} vs {flag}"
+            );
         }
     }
 
