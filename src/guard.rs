@@ -185,7 +185,7 @@ mod tests {
             "command git reset --hard" => Confirm;
             "command -v git" => Allow;
             "find . -name x -exec rm -rf / \\;" => Deny;
-            "echo / | xargs rm -rf" => Deny;
+            "echo / | xargs rm -rf" => Confirm;
             "ls | xargs rm -rf" => Confirm;
             "xargs -I{} rm -rf {} < list" => Confirm;
             "ssh prod 'rm -rf /var/lib/db'" => Deny;

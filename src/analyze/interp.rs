@@ -198,7 +198,16 @@ impl Walker<'_> {
                     if recursive {
                         argv.push(Arg::literal("-r"));
                     }
-                    argv.push(path.map(Arg::literal).unwrap_or_else(Arg::unknown));
+                    argv.push(match path {
+                        Some(p) => {
+                            let glob = p.contains(['*', '?', '[']);
+                            Arg {
+                                glob,
+                                ..Arg::literal(p)
+                            }
+                        }
+                        None => Arg::unknown(),
+                    });
                     self.nested_argv(cmd, argv, via.clone(), frame, st);
                 }
             }
@@ -274,7 +283,7 @@ fn scan(code: &str) -> Vec<Found> {
             Some(r) => (r, true),
             None => (rest, false),
         };
-        if !paren && !args.starts_with(['\'', '"', '[']) {
+        if !paren && !args.starts_with(['\'', '"', '[']) && !args.starts_with("glob") {
             continue;
         }
         let first = literal_arg(args);
@@ -414,6 +423,10 @@ fn literal_arg(s: &str) -> Option<Literal> {
         }
         return Some(Literal::List(items));
     }
+    // Perl's `unlink glob("/etc/*")`: the pattern's reach is what counts.
+    if let Some(rest) = s.strip_prefix("glob(").or_else(|| s.strip_prefix("glob ")) {
+        return string_literal(rest.trim_start()).map(|(v, _)| Literal::Str(v));
+    }
     let (v, used) = string_literal(s)?;
     // `"rm -rf " + path` is not a literal.
     let after = s[used..].trim_start();
@@ -469,6 +482,28 @@ fn string_literal(s: &str) -> Option<(String, usize)> {
                 match n {
                     'n' => out.push('\n'),
                     't' => out.push('\t'),
+                    'x' | '0'..='7' => {
+                        // `\x20`, `\040`: hex and octal escapes hide spaces and letters.
+                        let (radix, max) = if n == 'x' { (16, 2) } else { (8, 2) };
+                        let mut v = if n == 'x' {
+                            0
+                        } else {
+                            n.to_digit(8).unwrap_or(0)
+                        };
+                        let mut peek = chars.clone();
+                        let mut used = 0;
+                        while used < max {
+                            match peek.next().and_then(|(_, d)| d.to_digit(radix)) {
+                                Some(d) => {
+                                    v = v * radix + d;
+                                    used += 1;
+                                    chars.next();
+                                }
+                                None => break,
+                            }
+                        }
+                        out.push(char::from_u32(v).unwrap_or('?'));
+                    }
                     other => out.push(other),
                 }
             }
@@ -549,6 +584,17 @@ mod tests {
             ("os.system(cmd)", vec![Found::Shell(None)]),
             ("os.system('rm -rf ' + p)", vec![Found::Shell(None)]),
             ("BEGIN { system(\"rm -rf /\") }", vec![shell("rm -rf /")]),
+            (
+                "BEGIN { system(\"rm\\x20-rf\\040/\") }",
+                vec![shell("rm -rf /")],
+            ),
+            (
+                "unlink glob(\"/etc/*\");",
+                vec![Found::Delete {
+                    path: Some("/etc/*".into()),
+                    recursive: false,
+                }],
+            ),
         ];
         for (code, want) in cases {
             assert_eq!(&scan(code), want, "code {code:?}");

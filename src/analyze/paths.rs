@@ -120,10 +120,19 @@ impl PathContext {
             // What a filtered `find DIR -name … -delete` reaches: entries below DIR, which
             // inside the project root count as inside the project (policy.md).
             return match resolve(if dir.is_empty() { "/" } else { dir }, cwd) {
-                Some(d) if Some(d.as_path()) == self.project_root() => (PathClass::Inside, Some(d)),
+                Some(d)
+                    if Some(d.as_path()) == self.project_root()
+                        || self.classify_path(&d) == PathClass::Inside =>
+                {
+                    (PathClass::Inside, Some(d))
+                }
                 Some(d) => (self.classify_children(&d), Some(d)),
                 None => (PathClass::Unknown, None),
             };
+        }
+        if is_remote(&arg.text) {
+            // `host:path` (scp, rsync): another machine's files.
+            return (PathClass::Elsewhere, None);
         }
         let path = if arg.glob {
             // `dir/*`, `dir/pre*`: everything in dir. `*` alone: everything in cwd.
@@ -223,6 +232,14 @@ impl PathContext {
             return PathClass::System;
         }
         PathClass::Elsewhere
+    }
+}
+
+/// `host:path` or `user@host:path`, as scp and rsync write a remote file.
+fn is_remote(text: &str) -> bool {
+    match text.find(':') {
+        Some(i) => i > 0 && !text[..i].contains('/'),
+        None => false,
     }
 }
 

@@ -46,6 +46,8 @@ pub(super) struct Walker<'a> {
     options: ParserOptions,
     /// Functions defined so far, so a call to one is not an unknown program.
     functions: Vec<String>,
+    /// Whether each function's body changes the working directory.
+    function_effects: Vec<(String, bool)>,
     too_complex: bool,
 }
 
@@ -60,6 +62,7 @@ pub(super) fn analyze_top(text: &str, ctx: &Context) -> Analysis {
             ..ParserOptions::default()
         },
         functions: Vec::new(),
+        function_effects: Vec::new(),
         too_complex: false,
     };
     let mut st = State {
@@ -321,6 +324,8 @@ impl<'a> Walker<'a> {
             }
         }
         self.compound(&f.body.0, stdin, src, frame, &mut inner);
+        self.function_effects
+            .push((name.clone(), inner.cwd != st.cwd));
         // A function that calls itself twice through a pipe or into the background
         // multiplies until the machine stops.
         if fork_bomb_body(&f.body.0, &name) {
@@ -795,7 +800,20 @@ impl<'a> Walker<'a> {
             via: frame.via.clone(),
         };
         let program = cmd.program().map(str::to_string);
-        if program.is_none() && cmd.argv[0].dynamic {
+        let name_word = sc
+            .word_or_name
+            .as_ref()
+            .map(|w| w.value.as_str())
+            .unwrap_or("");
+        if program.is_some() && names_a_variable(name_word) {
+            // A command name taken from a variable is a dynamic command name even when the
+            // value is known here: whatever it holds runs (policy.md, "Unknown").
+            self.finding(
+                FindingKind::DynamicProgram,
+                span.clone(),
+                format!("the program to run comes from `{name_word}`"),
+            );
+        } else if program.is_none() && cmd.argv[0].dynamic {
             let ok = self.is_function_call(&cmd);
             if !ok {
                 self.finding(
@@ -875,8 +893,30 @@ impl<'a> Walker<'a> {
 
     /// `cd`, `export`, `set --` and friends change what later words mean.
     fn builtin_state(&mut self, cmd: &Command, st: &mut State) {
-        let Some(prog) = cmd.program() else { return };
-        let args = cmd.args();
+        let Some(mut prog) = cmd.program() else {
+            return;
+        };
+        let mut args = cmd.args();
+        // `builtin cd ..`, `command cd ..` run in this shell too.
+        while matches!(prog, "builtin" | "command")
+            && !args.is_empty()
+            && !args[0].text.starts_with('-')
+        {
+            prog = args[0].text.as_str();
+            args = &args[1..];
+        }
+        if let Some(changed) = self
+            .function_effects
+            .iter()
+            .find(|(n, _)| n == prog)
+            .map(|(_, c)| *c)
+        {
+            // A function whose body changes directory: after the call, where we are is not
+            // known here.
+            if changed {
+                st.cwd = None;
+            }
+        }
         match prog {
             "cd" | "pushd" => {
                 let operands: Vec<&Arg> = args
@@ -994,6 +1034,25 @@ impl<'a> Walker<'a> {
         let mut sub = st.clone();
         self.text(&value.text.clone(), &f, &mut sub);
     }
+}
+
+/// A command word that is just a variable (`$W`, `"${W}"`), or a variable whose value
+/// became several words: code kept in a variable.
+fn names_a_variable(word: &str) -> bool {
+    let w = word.trim_matches('"');
+    if matches!(w, "$@" | "${@}")
+        || !w.starts_with('$')
+        || w.starts_with("$'")
+        || w.starts_with("$(")
+        || w.starts_with("$((")
+    {
+        return false;
+    }
+    let name = w
+        .trim_start_matches('$')
+        .trim_start_matches('{')
+        .trim_end_matches('}');
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 static DUMMY_ITEM: Item = Item::Word(ast::Word {

@@ -201,6 +201,28 @@ impl Expander<'_> {
                 parameter,
                 indirect,
             } => (parameter, *indirect),
+            ParameterExpr::UseDefaultValues {
+                parameter: Parameter::Named(name),
+                indirect: false,
+                default_value,
+                ..
+            } => {
+                // `${TMPDIR:-/tmp}`: the value when set, else the default, when either is known.
+                match self.lookup(name) {
+                    Some(Value::Known(v)) if !v.is_empty() => out.push_value(&v, quoted),
+                    None => {
+                        let d = self.expand(default_value.as_deref().unwrap_or(""));
+                        out.subs.extend(d.substitutions);
+                        match d.args.as_slice() {
+                            [] => {}
+                            [one] if !one.dynamic => out.push_value(&one.text, quoted),
+                            _ => out.cur.dynamic = true,
+                        }
+                    }
+                    _ => out.cur.dynamic = true,
+                }
+                return;
+            }
             other => {
                 // Only the plain form is resolved; the others are dynamic, but any code in
                 // their operands (`${X:-$(rm -rf /)}`) still runs.

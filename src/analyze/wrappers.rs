@@ -746,6 +746,8 @@ impl Walker<'_> {
         for (i, producer) in cx.procsubs {
             if *i == argv_index {
                 match producer.as_deref() {
+                    // `source <(kubectl completion bash)` and the like are set-up idioms.
+                    Some(p) if EVAL_IDIOMS.contains(&p) => {}
                     Some(p) if is_fetcher(p) => self.finding(
                         FindingKind::RemoteCode,
                         cmd.span.clone(),
@@ -788,6 +790,10 @@ impl Walker<'_> {
                 }
                 if a.starts_with('-') && flags.contains('s') {
                     read_stdin = true;
+                }
+                if a.starts_with('-') && flags.contains('n') {
+                    // noexec: the shell reads the code and runs none of it.
+                    return;
                 }
                 // `-o opt`, `-O opt`: the option name is the next word.
                 let takes = flags.chars().filter(|c| matches!(c, 'o' | 'O')).count();
@@ -885,7 +891,12 @@ impl Walker<'_> {
                 i += 1;
                 break;
             }
-            if spec.no_run_opts.contains(&t) {
+            if t == "-" && spec.assignments {
+                // `env -` is `env -i`.
+                i += 1;
+                continue;
+            }
+            if spec.no_run_opts.contains(&t) || short_bundle_has(t, spec.no_run_opts) {
                 return;
             }
             if spec.string_opts.contains(&t) {
@@ -960,8 +971,10 @@ impl Walker<'_> {
             return;
         }
         if spec.joins {
+            // `watch` hands the words, joined, to `sh -c`; read them both ways, since the
+            // quoting that kept a word whole is gone by then.
             let code = join_args(rest);
-            return self.nested_code(cmd, &code, Via::Wrapper(name), frame, &st2, None);
+            self.nested_code(cmd, &code, Via::Wrapper(name.clone()), frame, &st2, None);
         }
         self.nested_argv(cmd, rest.to_vec(), Via::Wrapper(name), frame, &st2);
     }
@@ -998,7 +1011,7 @@ impl Walker<'_> {
             if !t.starts_with('-') || t.len() == 1 {
                 break;
             }
-            if t == "-I" {
+            if t == "-I" || t == "-J" {
                 replace = args.get(i + 1).map(|a| a.text.clone());
                 i += 2;
                 continue;
@@ -1016,23 +1029,17 @@ impl Walker<'_> {
         if inner.is_empty() {
             return;
         }
-        // Input words: known when a literal was piped in, unknown otherwise.
-        let input: Vec<Arg> = match &cmd.stdin {
-            Stdin::Text(t) => t.split_whitespace().map(Arg::literal).collect(),
-            _ => vec![Arg::unknown()],
-        };
+        // What xargs reads is split and quoted its own way: always unknown here, even when a
+        // literal is piped in (and the words may become a shell's code: `xargs sh -c`).
         match replace {
             Some(r) if !r.is_empty() => {
                 for a in &mut inner {
                     if a.text.contains(&r) {
-                        match input.as_slice() {
-                            [one] if !one.dynamic => a.text = a.text.replace(&r, &one.text),
-                            _ => a.dynamic = true,
-                        }
+                        a.dynamic = true;
                     }
                 }
             }
-            _ => inner.extend(input),
+            _ => inner.push(Arg::unknown()),
         }
         let mut c = cmd.clone();
         c.stdin = Stdin::Inherited;
@@ -1082,48 +1089,45 @@ impl Walker<'_> {
             }
             return;
         }
-        let mut code = join_args(command);
-        let input = if after.is_empty() {
-            " {}".to_string()
-        } else {
-            String::new()
-        };
-        let value = after
+        // One run per input value, `{}` replaced or the value appended.
+        let values: Vec<Arg> = after
             .iter()
             .filter(|a| !a.text.starts_with(":::"))
-            .map(|a| shell_quote(&a.text))
-            .collect::<Vec<_>>();
-        let dynamic_input = after.is_empty() || after.iter().any(|a| a.dynamic);
-        if code.text.contains("{}") {
-            if let [one] = value.as_slice() {
-                code.text = code.text.replace("{}", one);
-            } else {
-                code.text = code.text.replace("{}", "\"$PARALLEL_ARG\"");
-            }
-        } else if let [one] = value.as_slice() {
-            code.text.push(' ');
-            code.text.push_str(one);
+            .cloned()
+            .collect();
+        let values = if values.is_empty() {
+            vec![Arg::unknown()]
         } else {
-            code.text.push_str(if input.is_empty() {
-                " \"$PARALLEL_ARG\""
-            } else {
-                " \"$PARALLEL_ARG\""
-            });
+            values
+        };
+        for value in values.iter().take(16) {
+            let mut argv = Vec::new();
+            let mut used = false;
+            for w in command {
+                if w.text == "{}" {
+                    argv.push(value.clone());
+                    used = true;
+                } else if w.text.contains("{}") {
+                    used = true;
+                    argv.push(Arg {
+                        text: w.text.replace("{}", &value.text),
+                        dynamic: w.dynamic || value.dynamic,
+                        ..w.clone()
+                    });
+                } else {
+                    argv.push(w.clone());
+                }
+            }
+            if !used {
+                argv.push(value.clone());
+            }
+            self.nested_argv(cmd, argv, Via::Wrapper("parallel".into()), frame, st);
         }
-        let _ = dynamic_input;
-        let mut sub = st.clone();
-        sub.scope.assigned.remove("PARALLEL_ARG");
-        self.nested_code(
-            cmd,
-            &code,
-            Via::Wrapper("parallel".into()),
-            frame,
-            &sub,
-            None,
-        );
     }
 
-    /// `find START … -exec CMD {} ;`: CMD runs on what find finds below START.
+    /// `find START … -exec CMD {} ;` and `-delete`: judged by START (policy.md). An
+    /// unfiltered find reaches START itself; one filtered by name or path first reaches
+    /// only entries below START.
     fn find_exec(&mut self, cmd: &Command, frame: &Frame, st: &State) {
         let args = cmd.args();
         let starts: Vec<&Arg> = args
@@ -1132,75 +1136,58 @@ impl Walker<'_> {
                 !(a.text.starts_with('-') || a.text == "(" || a.text == "!") || a.dynamic
             })
             .collect();
-        let filtered = args.iter().any(|a| {
-            matches!(
-                a.text.as_str(),
-                "-name"
-                    | "-iname"
-                    | "-path"
-                    | "-ipath"
-                    | "-regex"
-                    | "-iregex"
-                    | "-wholename"
-                    | "-iwholename"
-                    | "-newer"
-                    | "-mtime"
-                    | "-mmin"
-                    | "-size"
-                    | "-user"
-                    | "-type"
-                    | "-empty"
-                    | "-lname"
-            )
-        });
-        let found = |start: Option<&&Arg>| -> Arg {
+        let target = |start: Option<&&Arg>, filtered: bool| -> Arg {
             match start {
-                None => Arg::literal(format!("{}/*", ".")).with_glob(),
                 Some(s) if s.dynamic => Arg::unknown(),
-                Some(s) => {
-                    let base = s.text.trim_end_matches('/');
-                    let base = if base.is_empty() { "" } else { base };
-                    if filtered {
-                        Arg::literal(format!("{base}{}", super::paths::FIND_FILTERED))
-                    } else {
-                        Arg::literal(format!("{base}/*")).with_glob()
-                    }
-                }
+                Some(s) if filtered => Arg::literal(format!(
+                    "{}{}",
+                    s.text.trim_end_matches('/'),
+                    super::paths::FIND_FILTERED
+                )),
+                Some(s) => Arg::literal(s.text.clone()),
+                None if filtered => Arg::literal(format!(".{}", super::paths::FIND_FILTERED)),
+                None => Arg::literal("."),
             }
         };
-        let target = if starts.len() > 1 {
-            // Several start points: the broadest decides; report each.
-            None
-        } else {
-            Some(found(starts.first()))
+        let targets = |filtered: bool| -> Vec<Arg> {
+            if starts.is_empty() {
+                vec![target(None, filtered)]
+            } else {
+                starts.iter().map(|s| target(Some(s), filtered)).collect()
+            }
         };
-        let mut i = 0;
+        let mut filtered = false;
+        let mut i = starts.len();
         while i < args.len() {
             let t = args[i].text.as_str();
+            if FIND_FILTERS.contains(&t) {
+                filtered = true;
+            }
             if matches!(t, "-exec" | "-execdir" | "-ok" | "-okdir") {
                 let end = args[i + 1..]
                     .iter()
                     .position(|a| a.text == ";" || a.text == "+")
                     .map(|p| i + 1 + p)
                     .unwrap_or(args.len());
-                let mut inner: Vec<Arg> = args[i + 1..end].to_vec();
-                let replaced = inner.iter().any(|a| a.text.contains("{}"));
-                let targets: Vec<Arg> = match &target {
-                    Some(t) => vec![t.clone()],
-                    None => starts.iter().map(|s| found(Some(s))).collect(),
-                };
-                if replaced {
-                    let mut out = Vec::new();
-                    for a in inner.drain(..) {
-                        if a.text == "{}" {
-                            out.extend(targets.iter().cloned());
-                        } else if a.text.contains("{}") {
-                            out.push(Arg { dynamic: true, ..a });
-                        } else {
-                            out.push(a);
-                        }
+                let reached = targets(filtered);
+                let mut inner = Vec::new();
+                for a in &args[i + 1..end] {
+                    if a.text == "{}" {
+                        inner.extend(reached.iter().cloned());
+                    } else if a.text.contains("{}") {
+                        inner.push(Arg {
+                            dynamic: true,
+                            ..a.clone()
+                        });
+                    } else {
+                        inner.push(a.clone());
                     }
-                    inner = out;
+                }
+                // find hands rm every entry of the tree: as good as `rm -r`.
+                if inner.first().is_some_and(|p| {
+                    matches!(p.text.rsplit('/').next(), Some("rm" | "unlink" | "shred"))
+                }) {
+                    inner.insert(1, Arg::literal("-r"));
                 }
                 self.nested_argv(cmd, inner, Via::Wrapper("find -exec".into()), frame, st);
                 i = end + 1;
@@ -1208,13 +1195,22 @@ impl Walker<'_> {
             }
             if t == "-delete" {
                 let mut argv = vec![Arg::literal("rm"), Arg::literal("-r")];
-                match &target {
-                    Some(t) => argv.push(t.clone()),
-                    None => argv.extend(starts.iter().map(|s| found(Some(s)))),
-                }
+                argv.extend(targets(filtered));
                 self.nested_argv(cmd, argv, Via::Wrapper("find -delete".into()), frame, st);
             }
-            i += 1;
+            if matches!(t, "-fprint" | "-fprint0" | "-fls" | "-fprintf") {
+                // find truncates and writes these files itself.
+                if let Some(file) = args.get(i + 1) {
+                    let mut c = cmd.clone();
+                    c.argv = Vec::new();
+                    c.redirects = vec![super::Redirect {
+                        kind: super::RedirectKind::Write,
+                        target: file.clone(),
+                    }];
+                    self.push(c);
+                }
+            }
+            i += 1 + find_operands(t);
         }
     }
 
@@ -1300,35 +1296,102 @@ impl Walker<'_> {
     /// git runs some configuration values as command lines.
     fn git_strings(&mut self, cmd: &Command, frame: &Frame, st: &State) {
         let args = cmd.args();
+        // Configuration given for this one run: `-c k=v`, and the environment forms.
+        let mut config: Vec<(String, Arg)> = Vec::new();
+        for (name, value) in &cmd.env {
+            if name == "GIT_CONFIG_PARAMETERS" {
+                for part in value.text.split(['\'', ' ']).filter(|p| p.contains('=')) {
+                    if let Some((k, v)) = part.split_once('=') {
+                        config.push((
+                            k.to_string(),
+                            Arg {
+                                text: v.to_string(),
+                                ..value.clone()
+                            },
+                        ));
+                    }
+                }
+            }
+            if let Some(n) = name.strip_prefix("GIT_CONFIG_KEY_") {
+                let val = cmd
+                    .env
+                    .iter()
+                    .find(|(k, _)| k.strip_prefix("GIT_CONFIG_VALUE_") == Some(n));
+                if let Some((_, v)) = val {
+                    config.push((value.text.clone(), v.clone()));
+                }
+            }
+        }
         let mut i = 0;
         while i < args.len() {
             let a = &args[i];
-            let (kv, step) = if a.text == "-c" {
-                (args.get(i + 1), 2)
-            } else if let Some(rest) = a.text.strip_prefix("-c") {
-                let _ = rest;
-                (None, 1)
+            let t = a.text.as_str();
+            if !t.starts_with('-') || a.dynamic {
+                break;
+            }
+            let kv = if t == "-c" {
+                i += 1;
+                args.get(i).cloned()
+            } else if let Some(rest) = t.strip_prefix("-c") {
+                Some(Arg {
+                    text: rest.to_string(),
+                    ..a.clone()
+                })
             } else {
-                (None, 1)
+                if matches!(
+                    t,
+                    "-C" | "--git-dir"
+                        | "--work-tree"
+                        | "--namespace"
+                        | "--super-prefix"
+                        | "--config-env"
+                        | "--exec-path"
+                        | "--list-cmds"
+                ) && !t.contains('=')
+                {
+                    i += 1;
+                }
+                None
             };
             if let Some(kv) = kv {
                 if let Some((k, v)) = kv.text.split_once('=') {
-                    self.git_value(
-                        cmd,
-                        k,
-                        &Arg {
+                    config.push((
+                        k.to_string(),
+                        Arg {
                             text: v.to_string(),
                             ..kv.clone()
                         },
+                    ));
+                }
+            }
+            i += 1;
+        }
+        for (k, v) in &config {
+            self.git_value(cmd, k, v, frame, st);
+        }
+        // An alias given for this run stands for its expansion.
+        if let Some(sub) = args.get(i) {
+            let alias = config
+                .iter()
+                .rev()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&format!("alias.{}", sub.text)));
+            if let Some((_, v)) = alias {
+                if !v.text.starts_with('!') {
+                    let mut argv = vec![cmd.argv[0].clone()];
+                    argv.extend(v.text.split_whitespace().map(|w| Arg {
+                        text: w.to_string(),
+                        ..v.clone()
+                    }));
+                    argv.extend(args[i + 1..].iter().cloned());
+                    self.nested_argv(
+                        cmd,
+                        argv,
+                        Via::CommandString(format!("git alias {}", sub.text)),
                         frame,
                         st,
                     );
                 }
             }
-            if !a.text.starts_with('-') {
-                break;
-            }
-            i += step;
         }
         // `git config [--global] KEY VALUE`, `git rebase --exec CMD`
         let positionals: Vec<&Arg> = args[i.min(args.len())..].iter().collect();
@@ -1403,10 +1466,30 @@ impl Walker<'_> {
     }
 }
 
-impl Arg {
-    fn with_glob(mut self) -> Self {
-        self.glob = true;
-        self
+/// find tests that narrow what a find reaches to entries chosen by name or path.
+const FIND_FILTERS: &[&str] = &[
+    "-name",
+    "-iname",
+    "-path",
+    "-ipath",
+    "-regex",
+    "-iregex",
+    "-wholename",
+    "-iwholename",
+];
+
+/// How many words a find primary takes after itself.
+fn find_operands(primary: &str) -> usize {
+    match primary {
+        "-name" | "-iname" | "-path" | "-ipath" | "-regex" | "-iregex" | "-wholename"
+        | "-iwholename" | "-lname" | "-ilname" | "-type" | "-xtype" | "-user" | "-group"
+        | "-uid" | "-gid" | "-perm" | "-size" | "-mtime" | "-mmin" | "-atime" | "-amin"
+        | "-ctime" | "-cmin" | "-newer" | "-anewer" | "-cnewer" | "-maxdepth" | "-mindepth"
+        | "-fprint" | "-fprint0" | "-fls" | "-printf" | "-samefile" | "-inum" | "-links"
+        | "-used" | "-context" | "-fstype" | "-regextype" | "-files0-from" => 1,
+        "-fprintf" => 2,
+        p if p.starts_with("-newer") && p.len() == 8 => 1,
+        _ => 0,
     }
 }
 
@@ -1414,6 +1497,16 @@ fn is_eval_idiom(code: &str) -> bool {
     let first = code.split_whitespace().next().unwrap_or("");
     let first = first.rsplit('/').next().unwrap_or(first);
     EVAL_IDIOMS.contains(&first)
+}
+
+/// Whether a short-option bundle (`-pv`) holds one of `opts` (`-v`).
+fn short_bundle_has(word: &str, opts: &[&str]) -> bool {
+    word.len() > 2
+        && word.starts_with('-')
+        && !word.starts_with("--")
+        && opts
+            .iter()
+            .any(|o| o.len() == 2 && o.starts_with('-') && word[1..].contains(&o[1..]))
 }
 
 /// Index of the first word after a run of options (`-x`, `--flag`, `--opt VALUE`).
@@ -1448,10 +1541,4 @@ fn join_args(args: &[Arg]) -> Arg {
         glob: false,
         quoted: true,
     }
-}
-
-fn shell_quote(s: &str) -> String {
-    shlex::try_quote(s)
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| "''".into())
 }
