@@ -925,10 +925,7 @@ impl<'a> Walker<'a> {
                     .collect();
                 let old = st.cwd.clone();
                 st.cwd = match operands.first() {
-                    None if prog == "cd" => match self.ctx.vars.get("HOME") {
-                        Some(h) => Some(PathBuf::from(h)),
-                        None => None,
-                    },
+                    None if prog == "cd" => self.ctx.vars.get("HOME").map(PathBuf::from),
                     None => None,
                     Some(a) if a.dynamic || a.glob || a.text == "-" || a.text.starts_with('+') => {
                         None
@@ -981,14 +978,12 @@ impl<'a> Walker<'a> {
             "read" | "mapfile" | "readarray" | "getopts" | "printf" => {
                 // They assign variables from input.
                 for a in args.iter().filter(|a| !a.text.starts_with('-')) {
-                    if a.text
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_')
-                        && !a.text.is_empty()
-                    {
-                        if prog != "printf" {
-                            st.scope.assigned.insert(a.text.clone(), Value::Unknown);
-                        }
+                    let name = !a.text.is_empty()
+                        && a.text
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if name && prog != "printf" {
+                        st.scope.assigned.insert(a.text.clone(), Value::Unknown);
                     }
                 }
                 if prog == "printf" {

@@ -366,9 +366,10 @@ impl Builder {
     }
 
     fn finish(mut self) -> Expanded {
-        if self.touched && (!self.cur.text.is_empty() || self.cur.dynamic || self.cur.quoted) {
-            self.args.push(self.cur);
-        } else if !self.cur.text.is_empty() {
+        // An empty quoted word (`''`) is still a word; an empty unquoted one is none.
+        let keep =
+            !self.cur.text.is_empty() || (self.touched && (self.cur.dynamic || self.cur.quoted));
+        if keep {
             self.args.push(self.cur);
         }
         Expanded {

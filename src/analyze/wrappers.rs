@@ -1032,13 +1032,15 @@ impl Walker<'_> {
         // What xargs reads is split and quoted its own way: always unknown here, even when a
         // literal is piped in (and the words may become a shell's code: `xargs sh -c`).
         match replace {
-            Some(r) if !r.is_empty() => {
+            Some(r) if !r.is_empty() && inner.iter().any(|a| a.text.contains(&r)) => {
                 for a in &mut inner {
                     if a.text.contains(&r) {
                         a.dynamic = true;
                     }
                 }
             }
+            // Without the replacement string in the command, judge it as if the input were
+            // appended: an over-reading that can only ask more.
             _ => inner.push(Arg::unknown()),
         }
         let mut c = cmd.clone();
@@ -1197,6 +1199,18 @@ impl Walker<'_> {
                 let mut argv = vec![Arg::literal("rm"), Arg::literal("-r")];
                 argv.extend(targets(filtered));
                 self.nested_argv(cmd, argv, Via::Wrapper("find -delete".into()), frame, st);
+            }
+            if args[i].dynamic && !starts.iter().any(|s| std::ptr::eq(*s, &args[i])) {
+                // A word only known at run time (`xargs find DIR -delete` appends one) may be
+                // another start point.
+                let mut argv = vec![Arg::literal("rm"), Arg::literal("-r"), Arg::unknown()];
+                if args
+                    .iter()
+                    .any(|a| a.text == "-delete" || a.text.starts_with("-exec"))
+                {
+                    argv.truncate(3);
+                    self.nested_argv(cmd, argv, Via::Wrapper("find -delete".into()), frame, st);
+                }
             }
             if matches!(t, "-fprint" | "-fprint0" | "-fls" | "-fprintf") {
                 // find truncates and writes these files itself.
