@@ -269,4 +269,46 @@ mod tests {
             "bash scripts/test.sh" => Allow;
         }
     }
+
+    /// Known bypasses: what shellguard does NOT catch today. Each test pins the current
+    /// behaviour so the README's table stays true; fixing one makes its test fail on purpose.
+    mod known_bypasses {
+        use super::*;
+
+        #[test]
+        fn script_file_contents_are_not_read() {
+            assert_eq!(
+                decision("echo 'rm -rf ~' > x.sh && bash x.sh"),
+                Decision::Allow
+            );
+        }
+
+        #[test]
+        fn move_then_delete_in_temp() {
+            assert_eq!(
+                decision("mv ~/Documents /tmp/junk && rm -rf /tmp/junk"),
+                Decision::Allow
+            );
+        }
+
+        #[test]
+        fn symlink_into_home_then_delete_through_it() {
+            assert_eq!(decision("ln -s ~ build && rm -rf build/"), Decision::Allow);
+        }
+
+        #[test]
+        fn project_scripts_run_what_the_project_says() {
+            assert_eq!(decision("npm run clean && make distclean"), Decision::Allow);
+        }
+
+        #[test]
+        fn editor_commands_are_not_read() {
+            assert_eq!(decision("vim -c '!rm -rf ~' -c q"), Decision::Allow);
+        }
+
+        #[test]
+        fn interpreter_script_files_are_not_read() {
+            assert_eq!(decision("python3 cleanup.py"), Decision::Allow);
+        }
+    }
 }

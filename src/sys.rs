@@ -79,6 +79,9 @@ extern "C" fn on_signal(_: libc::c_int) {
 #[must_use]
 pub struct AnalysisLimits {
     armed: bool,
+    /// The handlers in place before, restored on disarm (the Rust runtime's own
+    /// stack-overflow reporter among them).
+    saved: [libc::sigaction; 2],
 }
 
 impl AnalysisLimits {
@@ -88,18 +91,20 @@ impl AnalysisLimits {
         // SAFETY: installing handlers that only call async-signal-safe functions; the
         // SIGSEGV/SIGBUS handler runs on the alternate stack the Rust runtime set up for the
         // main thread (SA_ONSTACK), so it works when the stack itself overflowed.
-        unsafe {
+        let saved = unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as *const () as usize;
             sa.sa_flags = libc::SA_ONSTACK;
             libc::sigemptyset(&mut sa.sa_mask);
+            let mut saved: [libc::sigaction; 2] = std::mem::zeroed();
             libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
-            libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut());
-            libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+            libc::sigaction(libc::SIGSEGV, &sa, &mut saved[0]);
+            libc::sigaction(libc::SIGBUS, &sa, &mut saved[1]);
             set_timer(ms);
-        }
+            saved
+        };
         CAPPED.store(true, Ordering::Relaxed);
-        AnalysisLimits { armed: true }
+        AnalysisLimits { armed: true, saved }
     }
 
     pub fn disarm(&mut self) {
@@ -112,6 +117,8 @@ impl AnalysisLimits {
         unsafe {
             set_timer(0);
             libc::signal(libc::SIGALRM, libc::SIG_DFL);
+            libc::sigaction(libc::SIGSEGV, &self.saved[0], std::ptr::null_mut());
+            libc::sigaction(libc::SIGBUS, &self.saved[1], std::ptr::null_mut());
         }
     }
 }
