@@ -1,45 +1,39 @@
 //! The pipeline for one piece of shell text: analyse, match, decide, ask, and say what to do.
 
-use std::time::Duration;
-
 use crate::analyze::{self, Analysis, Context, PathContext};
 use crate::approve::{self, refuse, Answer, PromptMatch, PromptRequest, Refusal};
-use crate::rules::{evaluate, Decision, RuleSet, Verdict};
+use crate::policy::{Decided, Policy};
+use crate::rules::Decision;
 use crate::sys::AnalysisLimits;
 
 /// Wall time allowed for one analysis before the input is called hostile.
 const ANALYSIS_MS: u64 = 1500;
 
-/// Default wait for a human at the terminal prompt.
-const PROMPT_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// What the analysis and the rules say about a text.
 pub struct Judgement {
     pub analysis: Analysis,
-    pub verdict: Verdict,
+    pub decided: Decided,
 }
 
-/// Analyse and match `text`, bounded in time and memory (hostile input exits 126 inside).
-pub fn judge(text: &str, ctx: &Context, set: &RuleSet) -> Judgement {
+/// Analyse and judge `text`, bounded in time and memory (hostile input exits 126 inside).
+pub fn judge(text: &str, ctx: &Context, policy: &Policy, paths: &PathContext) -> Judgement {
     let mut limits = AnalysisLimits::arm(ANALYSIS_MS);
     let analysis = analyze::analyze(text, ctx);
-    let paths = path_context(ctx);
-    let verdict = evaluate(&analysis, set, &paths, text);
+    let decided = policy.decide(&analysis, paths, text);
     limits.disarm();
-    Judgement { analysis, verdict }
+    Judgement { analysis, decided }
 }
 
 impl Judgement {
     /// The input could not be read as text: whatever else it says, a human must look.
-    pub fn mark_unreadable(&mut self, text: &str, set: &RuleSet) {
+    pub fn mark_unreadable(&mut self, text: &str, policy: &Policy, paths: &PathContext) {
         let finding = crate::analyze::Finding {
             kind: crate::analyze::FindingKind::ParseError,
             span: 0..text.len(),
             detail: "arguments that are not valid UTF-8".into(),
         };
         self.analysis.findings.push(finding);
-        let paths = PathContext::new(None, None, None);
-        self.verdict = evaluate(&self.analysis, set, &paths, text);
+        self.decided = policy.decide(&self.analysis, paths, text);
     }
 }
 
@@ -58,58 +52,56 @@ pub enum Outcome {
 }
 
 /// Decide, asking a human on the terminal when the rules say so.
-pub fn decide(text: &str, j: &Judgement, set: &RuleSet) -> Outcome {
-    match j.verdict.decision {
+pub fn decide(text: &str, j: &Judgement, policy: &Policy) -> Outcome {
+    let d = &j.decided;
+    if d.observe {
+        return Outcome::Run;
+    }
+    match d.decision {
         Decision::Allow => Outcome::Run,
-        Decision::Deny => Outcome::Refuse(refuse::message(&j.verdict, set, refuse::Why::Denied)),
+        Decision::Deny => Outcome::Refuse(refuse::message(d, refuse::Why::Denied)),
         Decision::Confirm => {
-            let req = prompt_request(text, &j.verdict, set);
+            let req = prompt_request(text, d, policy);
             match approve::tty::ask(&req) {
                 Ok(Answer::Yes) => Outcome::Run,
                 Ok(Answer::No(Refusal::TimedOut)) => {
-                    Outcome::Refuse(refuse::message(&j.verdict, set, refuse::Why::TimedOut))
+                    Outcome::Refuse(refuse::message(d, refuse::Why::TimedOut))
                 }
-                Ok(Answer::No(_)) => {
-                    Outcome::Refuse(refuse::message(&j.verdict, set, refuse::Why::Declined))
-                }
-                Err(_) => {
-                    Outcome::Refuse(refuse::message(&j.verdict, set, refuse::Why::NoOneToAsk))
-                }
+                Ok(Answer::No(_)) => Outcome::Refuse(refuse::message(d, refuse::Why::Declined)),
+                Err(_) => Outcome::Refuse(refuse::message(d, refuse::Why::NoOneToAsk)),
             }
         }
     }
 }
 
-fn prompt_timeout() -> Duration {
-    std::env::var("SHELLGUARD_PROMPT_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(PROMPT_TIMEOUT)
-}
-
-pub fn prompt_request(text: &str, v: &Verdict, set: &RuleSet) -> PromptRequest {
-    let strict: Vec<_> = v
-        .matches
+pub fn prompt_request(text: &str, d: &Decided, policy: &Policy) -> PromptRequest {
+    let strict: Vec<_> = d
+        .found
         .iter()
         .filter(|m| m.decision != Decision::Allow)
         .collect();
+    let mut matches: Vec<PromptMatch> = strict
+        .iter()
+        .map(|m| PromptMatch {
+            rule_id: m.rule_id.clone(),
+            reason: m.reason.clone(),
+            suggestion: m.suggest.clone(),
+            touches: m.touches.clone(),
+        })
+        .collect();
+    for e in &policy.errors {
+        matches.push(PromptMatch {
+            rule_id: "config.error".into(),
+            reason: format!("a configuration file is broken, so shellguard asks about everything a rule judges: {e}"),
+            suggestion: None,
+            touches: Vec::new(),
+        });
+    }
     PromptRequest {
         command: text.to_string(),
         highlights: strict.iter().map(|m| m.span.clone()).collect(),
-        matches: strict
-            .iter()
-            .map(|m| {
-                let r = &set.rules[m.rule];
-                PromptMatch {
-                    rule_id: r.id.to_string(),
-                    reason: r.reason.to_string(),
-                    suggestion: r.suggest.as_ref().map(|s| s.to_string()),
-                    touches: m.touches.clone(),
-                }
-            })
-            .collect(),
-        timeout: prompt_timeout(),
+        matches,
+        timeout: policy.prompt_timeout,
     }
 }
 
@@ -129,7 +121,10 @@ mod tests {
         ctx.vars.insert("KNOWN".into(), "build".into());
         ctx.positional = vec!["rm".into(), "-rf".into(), "/".into()];
         ctx.arg0 = Some("codex".into());
-        judge(cmd, &ctx, RuleSet::builtin()).verdict.decision
+        let paths = path_context(&ctx);
+        judge(cmd, &ctx, &Policy::builtin_only(), &paths)
+            .decided
+            .decision
     }
 
     macro_rules! decides {

@@ -7,6 +7,7 @@ pub mod approve;
 pub mod cli;
 pub mod exec;
 mod guard;
+pub mod policy;
 pub mod rules;
 mod sys;
 

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use crate::analyze::Context;
 use crate::cli::bash::{self, Dialect, Source, Ttys};
 use crate::exec::{self, ShellKind};
-use crate::guard::{decide, judge, Outcome};
-use crate::rules::RuleSet;
+use crate::guard::{decide, judge, path_context, Outcome};
+use crate::policy::Policy;
 
 /// Exit status of a refused command (bash's "found but cannot execute").
 pub const REFUSED: u8 = 126;
@@ -18,7 +18,12 @@ pub const REFUSED: u8 = 126;
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let argv0 = args.first().cloned().unwrap_or_else(|| "bash".into());
     let kind = exec::shell_kind(&argv0);
-    let configured = std::env::var_os("SHELLGUARD_REAL_SHELL").map(std::path::PathBuf::from);
+    let ctx = Context::from_process();
+    let paths = path_context(&ctx);
+    let policy = Policy::load(&ctx, &paths);
+    let configured = std::env::var_os("SHELLGUARD_REAL_SHELL")
+        .map(std::path::PathBuf::from)
+        .or_else(|| policy.real_shell.clone());
     let real = match exec::find_real_shell(kind, configured.as_deref()) {
         Ok(p) => p,
         Err(e) => {
@@ -40,7 +45,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
                 .join(" ");
-            (text, Context::from_process())
+            (text, ctx.clone())
         }
         Ok((_, Source::Interactive)) => {
             // Guarding a shell that reads from a terminal line by line is its own mode, not
@@ -68,7 +73,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 text.push_str(&String::from_utf8_lossy(&bytes));
                 stdin_script = Some(bytes);
             }
-            let mut ctx = Context::from_process();
+            let mut ctx = ctx.clone();
             ctx.arg0 = arg0.or_else(|| Some(argv0.to_string_lossy().into_owned()));
             ctx.positional = positional;
             ctx.posix = posix;
@@ -79,7 +84,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 // Let bash say why it cannot read the script.
                 return fail(exec::exec_shell(&real, &args));
             };
-            let mut ctx = Context::from_process();
+            let mut ctx = ctx.clone();
             ctx.arg0 = Some(path.to_string_lossy().into_owned());
             ctx.positional = sargs;
             ctx.posix = posix;
@@ -91,7 +96,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 eprintln!("shellguard: cannot read the script on standard input: {e}");
                 return ExitCode::from(REFUSED);
             }
-            let mut ctx = Context::from_process();
+            let mut ctx = ctx.clone();
             ctx.arg0 = Some(argv0.to_string_lossy().into_owned());
             ctx.positional = positional;
             ctx.posix = posix;
@@ -100,12 +105,19 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             (text, ctx)
         }
     };
-    let set = RuleSet::builtin();
-    let mut j = judge(&text, &ctx, set);
-    if unreadable {
-        j.mark_unreadable(&text, set);
+    for n in &policy.notes {
+        eprintln!("{n}");
     }
-    match decide(&text, &j, set) {
+    let mut j = judge(&text, &ctx, &policy, &paths);
+    if unreadable {
+        j.mark_unreadable(&text, &policy, &paths);
+    }
+    if !policy.errors.is_empty() && j.decided.decision != crate::rules::Decision::Allow {
+        for e in &policy.errors {
+            eprintln!("shellguard: {e}");
+        }
+    }
+    match decide(&text, &j, &policy) {
         Outcome::Run => {
             if let Some(bytes) = stdin_script {
                 if let Err(e) = replace_stdin(&bytes) {

@@ -198,6 +198,15 @@ impl PathContext {
                 return PathClass::Inside;
             }
         }
+        // The home directory wins over temp: a home under /tmp is still a home.
+        if let Some(home) = self.home.as_deref() {
+            if p == home {
+                return PathClass::HomeRoot;
+            }
+            if p.starts_with(home) {
+                return PathClass::Home;
+            }
+        }
         for t in [
             Some(Path::new("/tmp")),
             Some(Path::new("/var/tmp")),
@@ -208,14 +217,6 @@ impl PathContext {
         {
             if p != t && p.starts_with(t) {
                 return PathClass::Temp;
-            }
-        }
-        if let Some(home) = self.home.as_deref() {
-            if p == home {
-                return PathClass::HomeRoot;
-            }
-            if p.starts_with(home) {
-                return PathClass::Home;
             }
         }
         if p == Path::new("/tmp") || p == Path::new("/var/tmp") {

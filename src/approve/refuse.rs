@@ -1,6 +1,6 @@
 //! The message an agent reads when a command is refused: which rule, why, what to do next.
 
-use crate::rules::{RuleSet, Verdict};
+use crate::policy::Decided;
 
 use super::sanitize::for_display;
 
@@ -17,22 +17,23 @@ pub enum Why {
 }
 
 /// One short paragraph for stderr. The agent is told to stop, not to find a way around.
-pub fn message(v: &Verdict, set: &RuleSet, why: Why) -> String {
-    let Some(first) = v.matches.first() else {
+pub fn message(d: &Decided, why: Why) -> String {
+    let Some(first) = d.found.first() else {
         return "shellguard: refused. Nothing was run.\n".into();
     };
-    let rule = &set.rules[first.rule];
     let mut s = format!(
         "shellguard: refused `{}` (rule {}): {}.",
         for_display(shorten(&first.text)),
-        rule.id,
-        rule.reason
+        first.rule_id,
+        first.reason
     );
-    if v.matches.len() > 1 {
-        let others: Vec<&str> = v.matches[1..]
-            .iter()
-            .map(|m| set.rules[m.rule].id.as_ref())
-            .collect();
+    let others: Vec<&str> = d.found[1..]
+        .iter()
+        .filter(|m| m.decision != crate::rules::Decision::Allow)
+        .map(|m| m.rule_id.as_str())
+        .filter(|id| *id != first.rule_id)
+        .collect();
+    if !others.is_empty() {
         s.push_str(&format!(" Also matched: {}.", dedup(others).join(", ")));
     }
     s.push_str(" Nothing was run. ");
@@ -43,7 +44,7 @@ pub fn message(v: &Verdict, set: &RuleSet, why: Why) -> String {
         Why::TimedOut => "Nobody answered the approval prompt in time: ask the user about it.",
     });
     s.push_str(" Do not look for another way to do the same thing.");
-    if let Some(safer) = &rule.suggest {
+    if let Some(safer) = &first.suggest {
         s.push_str(&format!(" A safer alternative: {safer}."));
     }
     s.push('\n');

@@ -5,8 +5,9 @@ use std::io::Write;
 use serde_json::json;
 
 use crate::analyze::{Context, Via};
-use crate::approve::sanitize::for_display;
-use crate::guard::{judge, Judgement};
+use crate::approve::sanitize::{for_display, for_display_multiline};
+use crate::guard::{judge, path_context, Judgement};
+use crate::policy::Policy;
 use crate::rules::RuleSet;
 
 /// Words that name a management subcommand when shellguard is run under its own name.
@@ -22,6 +23,7 @@ pub fn main(sub: &str, args: &[String]) -> u8 {
         "check" => check(args),
         "explain" => explain(args),
         "rules" => rules(args),
+        "trust" => trust_cmd(args),
         other => {
             eprintln!("shellguard {other}: not available in this version");
             USAGE
@@ -48,41 +50,59 @@ fn check(args: &[String]) -> u8 {
         eprintln!("usage: shellguard check [--json] [--] COMMAND");
         return USAGE;
     };
-    let set = RuleSet::builtin();
-    let j = judge(cmd, &Context::from_process(), set);
+    let (j, policy) = judge_here(cmd);
     if json_out {
-        println!("{}", to_json(&j, set));
+        println!("{}", to_json(&j, &policy));
     } else {
-        println!("{}", j.verdict.decision.as_str());
-        for m in &j.verdict.matches {
-            let r = &set.rules[m.rule];
+        println!("{}", j.decided.decision.as_str());
+        for m in &j.decided.found {
             println!(
                 "  {} {}: {} [{}]",
                 m.decision.as_str(),
-                r.id,
-                r.reason,
+                m.rule_id,
+                m.reason,
                 for_display(&m.text)
             );
+        }
+        for e in &policy.errors {
+            println!("  config error: {e}");
         }
     }
     0
 }
 
-fn to_json(j: &Judgement, set: &RuleSet) -> serde_json::Value {
+/// Judge `cmd` as `-c CMD` would from here, with every layer that applies here.
+fn judge_here(cmd: &str) -> (Judgement, Policy) {
+    let ctx = Context::from_process();
+    let paths = path_context(&ctx);
+    let policy = Policy::load(&ctx, &paths);
+    for n in &policy.notes {
+        eprintln!("{n}");
+    }
+    for e in &policy.errors {
+        eprintln!("shellguard: {e}");
+    }
+    let j = judge(cmd, &ctx, &policy, &paths);
+    (j, policy)
+}
+
+fn to_json(j: &Judgement, policy: &Policy) -> serde_json::Value {
     json!({
-        "decision": j.verdict.decision.as_str(),
-        "matches": j.verdict.matches.iter().map(|m| {
-            let r = &set.rules[m.rule];
+        "decision": j.decided.decision.as_str(),
+        "mode": policy.mode.as_str(),
+        "matches": j.decided.found.iter().map(|m| {
             json!({
-                "rule": r.id,
+                "rule": m.rule_id,
                 "decision": m.decision.as_str(),
-                "reason": r.reason,
-                "suggest": r.suggest,
+                "reason": m.reason,
+                "suggest": m.suggest,
+                "origin": m.origin,
                 "command": m.text,
                 "span": [m.span.start, m.span.end],
                 "touches": m.touches,
             })
         }).collect::<Vec<_>>(),
+        "config_errors": policy.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
         "commands": j.analysis.commands.iter().map(|c| json!({
             "argv": c.argv.iter().map(|a| if a.dynamic { format!("{}…", a.text) } else { a.text.clone() }).collect::<Vec<_>>(),
             "via": c.via.iter().map(via_text).collect::<Vec<_>>(),
@@ -119,10 +139,27 @@ fn explain(args: &[String]) -> u8 {
         eprintln!("usage: shellguard explain COMMAND");
         return USAGE;
     };
-    let set = RuleSet::builtin();
-    let j = judge(cmd, &Context::from_process(), set);
+    let (j, policy) = judge_here(cmd);
     let mut out = String::new();
-    out.push_str(&format!("decision: {}\n", j.verdict.decision.as_str()));
+    out.push_str(&format!("decision: {}\n", j.decided.decision.as_str()));
+    if policy.mode != crate::policy::Mode::Default {
+        out.push_str(&format!("mode: {}\n", policy.mode.as_str()));
+    }
+    for l in &policy.layers {
+        out.push_str(&format!(
+            "layer: {} {}{}\n",
+            l.kind.as_str(),
+            l.path.display(),
+            if l.may_loosen {
+                ""
+            } else {
+                " (not trusted: tightening only)"
+            }
+        ));
+    }
+    for e in &policy.errors {
+        out.push_str(&format!("config error: {e}\n"));
+    }
     out.push_str(&format!(
         "commands found ({}):\n",
         j.analysis.commands.len()
@@ -162,57 +199,185 @@ fn explain(args: &[String]) -> u8 {
             for_display(&f.detail)
         ));
     }
-    if j.verdict.matches.is_empty() {
+    if j.decided.found.is_empty() {
         out.push_str("no rule matched: runs without asking\n");
     }
-    for m in &j.verdict.matches {
-        let r = &set.rules[m.rule];
+    for m in &j.decided.found {
         out.push_str(&format!(
             "rule {} ({}): {}\n",
-            r.id,
+            m.rule_id,
             m.decision.as_str(),
-            r.reason
+            m.reason
         ));
         out.push_str(&format!("  matched: {}\n", for_display(&m.text)));
         for t in &m.touches {
             out.push_str(&format!("  touches: {}\n", for_display(t)));
         }
-        if let Some(s) = &r.suggest {
+        if let Some(s) = &m.suggest {
             out.push_str(&format!("  safer: {s}\n"));
         }
-        out.push_str(&format!("  from: {}\n", set.origins[m.rule]));
+        out.push_str(&format!("  from: {}\n", m.origin));
     }
     let _ = std::io::stdout().write_all(out.as_bytes());
     0
 }
 
 fn rules(args: &[String]) -> u8 {
-    let set = RuleSet::builtin();
     match args.first().map(String::as_str) {
         Some("list") | None => {
-            for (i, r) in set.rules.iter().enumerate() {
-                println!(
-                    "{:<32} {:<8} {}  ({})",
-                    r.id,
-                    r.decision.as_str(),
-                    r.reason,
-                    set.origins[i]
-                );
+            let ctx = Context::from_process();
+            let paths = path_context(&ctx);
+            let policy = Policy::load(&ctx, &paths);
+            let sets = std::iter::once((policy.builtin, "built in".to_string())).chain(
+                policy.layers.iter().map(|l| {
+                    (
+                        &l.rules,
+                        format!(
+                            "{} layer{}",
+                            l.kind.as_str(),
+                            if l.may_loosen { "" } else { ", not trusted" }
+                        ),
+                    )
+                }),
+            );
+            for (set, layer) in sets {
+                for (i, r) in set.rules.iter().enumerate() {
+                    println!(
+                        "{:<32} {:<8} {}  ({}; {})",
+                        r.id,
+                        r.decision.as_str(),
+                        r.reason,
+                        set.origins[i],
+                        layer
+                    );
+                }
+            }
+            for e in &policy.errors {
+                println!("config error: {e}");
             }
             0
         }
         Some("test") => {
+            let (set, owned);
+            match args.get(1) {
+                None => set = RuleSet::builtin(),
+                Some(file) => {
+                    let path = std::path::Path::new(file);
+                    let text = match std::fs::read_to_string(path) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            eprintln!("shellguard rules test: {file}: {e}");
+                            return USAGE;
+                        }
+                    };
+                    let parsed = match crate::policy::config::parse(path, &text) {
+                        Ok(f) => f,
+                        Err(errs) => {
+                            for e in errs {
+                                println!("{e}");
+                            }
+                            return 1;
+                        }
+                    };
+                    let origins = parsed
+                        .rules
+                        .iter()
+                        .map(|r| crate::rules::Origin::File {
+                            path: file.clone(),
+                            line: text
+                                .find(&format!("\"{}\"", r.id))
+                                .map(|i| text[..i].matches('\n').count() + 1)
+                                .unwrap_or(1),
+                        })
+                        .collect();
+                    let mut programs = parsed.programs.clone();
+                    programs.extend(RuleSet::builtin().programs.iter().cloned());
+                    owned = RuleSet::new(programs, parsed.rules, origins);
+                    set = &owned;
+                }
+            }
             let failures = self_test(set);
             for f in &failures {
                 println!("{f}");
             }
             let n: usize = set.rules.iter().map(|r| r.catch.len() + r.pass.len()).sum();
-            println!("{} examples, {} failed", n, failures.len());
+            println!(
+                "{} rules, {} examples, {} failed",
+                set.rules.len(),
+                n,
+                failures.len()
+            );
             u8::from(!failures.is_empty())
         }
         Some(other) => {
-            eprintln!("shellguard rules: unknown action `{other}` (list, test)");
+            eprintln!("shellguard rules: unknown action `{other}` (list, test [FILE])");
             USAGE
+        }
+    }
+}
+
+/// `trust`: record the project file's content as trusted, so its loosening settings apply.
+/// Only a human at a terminal may do this (and the guarded shell denies running it).
+fn trust_cmd(args: &[String]) -> u8 {
+    use std::io::IsTerminal;
+    if !args.is_empty() {
+        eprintln!("usage: shellguard trust   (in the project, in a terminal)");
+        return USAGE;
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        eprintln!("shellguard trust: must be run by a person in a terminal");
+        return USAGE;
+    }
+    let ctx = Context::from_process();
+    let paths = path_context(&ctx);
+    let Some(file) = paths.project_root().map(|r| r.join(".shellguard.toml")) else {
+        eprintln!("shellguard trust: no project here");
+        return USAGE;
+    };
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("shellguard trust: {}: {e}", file.display());
+            return USAGE;
+        }
+    };
+    if let Err(errs) = crate::policy::config::parse(&file, &String::from_utf8_lossy(&bytes)) {
+        for e in errs {
+            eprintln!("{e}");
+        }
+        eprintln!("shellguard trust: fix the file first; nothing was trusted");
+        return 1;
+    }
+    let Some(state) = crate::policy::trust::state_dir(&ctx.vars) else {
+        eprintln!("shellguard trust: no HOME to keep the record in");
+        return USAGE;
+    };
+    print!(
+        "{}",
+        for_display_multiline(&String::from_utf8_lossy(&bytes))
+    );
+    println!(
+        "\n--- trust {} with exactly this content? [y/N] ",
+        file.display()
+    );
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if !answer.trim().eq_ignore_ascii_case("y") {
+        println!("not trusted");
+        return 1;
+    }
+    match crate::policy::trust::TrustStore::new(&state).trust(&file, &bytes) {
+        Ok(()) => {
+            println!(
+                "trusted {} ({})",
+                file.display(),
+                crate::policy::trust::hash(&bytes)
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("shellguard trust: cannot record trust: {e}");
+            1
         }
     }
 }
@@ -229,13 +394,15 @@ pub fn self_test(set: &RuleSet) -> Vec<String> {
     ctx.vars.remove("CMD");
     ctx.vars.remove("X");
     ctx.vars.remove("TOOL");
+    let paths = path_context(&ctx);
     let mut failures = Vec::new();
     for (i, r) in set.rules.iter().enumerate() {
         for (examples, must_catch) in [(&r.catch, true), (&r.pass, false)] {
             for ex in examples.iter() {
-                let j = judge(ex, &ctx, set);
-                let hit = j.verdict.matches.iter().any(|m| m.rule == i);
-                let decision = j.verdict.decision;
+                let analysis = crate::analyze::analyze(ex, &ctx);
+                let v = crate::rules::evaluate(&analysis, set, &paths, ex);
+                let hit = v.matches.iter().any(|m| m.rule == i);
+                let decision = v.decision;
                 let ok = if must_catch { hit } else { !hit };
                 if !ok {
                     failures.push(format!(

@@ -11,6 +11,7 @@ mod sql;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
+pub(crate) use matcher::glob_alts;
 pub use matcher::{evaluate, Match, Verdict};
 pub use schema::{Decision, ProgramDef, RuleDef, RulesFile};
 
