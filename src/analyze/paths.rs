@@ -88,18 +88,41 @@ impl PathContext {
     }
 
     /// The nearest ancestor of the start directory holding `.git` or `.shellguard.toml`;
-    /// with none, the start directory itself.
+    /// with none, the start directory itself. Never `/`, the home directory or one of its
+    /// ancestors, or a system directory: a shell started in `/` or `~` (or below a dotfiles
+    /// repository in `~`) has no project, so nothing there counts as inside one.
     pub fn project_root(&self) -> Option<&Path> {
         self.project_root
             .get_or_init(|| {
                 let start = normalize(self.start_dir.as_deref()?);
-                let found = start.ancestors().find(|d| {
-                    d.join(".git").symlink_metadata().is_ok()
-                        || d.join(".shellguard.toml").symlink_metadata().is_ok()
-                });
-                Some(found.map(Path::to_path_buf).unwrap_or(start))
+                let found = start
+                    .ancestors()
+                    .filter(|d| self.may_be_project(d))
+                    .find(|d| {
+                        d.join(".git").symlink_metadata().is_ok()
+                            || d.join(".shellguard.toml").symlink_metadata().is_ok()
+                    });
+                match found {
+                    Some(f) => Some(f.to_path_buf()),
+                    None if self.may_be_project(&start) => Some(start),
+                    None => None,
+                }
             })
             .as_deref()
+    }
+
+    fn may_be_project(&self, d: &Path) -> bool {
+        if d == Path::new("/") || d.components().count() < 3 {
+            // `/` and top-level directories (`/etc`, `/home`, `/srv`) are never a project.
+            return false;
+        }
+        if let Some(home) = self.home.as_deref() {
+            if home.starts_with(d) {
+                return false;
+            }
+        }
+        const NEVER: &[&str] = &["/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/sbin", "/sys", "/usr"];
+        !NEVER.iter().any(|n| d.starts_with(n))
     }
 
     /// Class of a path argument, read in `cwd` (`None`: unknown working directory).
@@ -185,6 +208,9 @@ impl PathContext {
     pub fn classify_path(&self, p: &Path) -> PathClass {
         if p == Path::new("/") {
             return PathClass::System;
+        }
+        if Some(p) == self.home.as_deref() {
+            return PathClass::HomeRoot;
         }
         let project = self.project_root();
         if let Some(root) = project {
@@ -322,8 +348,34 @@ mod tests {
             "/srv/data", false, false => Elsewhere;
             "/data/x", false, false => Elsewhere;
             "x", false, true => Unknown;
+            "/nonexistent-sg/proj/../home", false, false => HomeRoot;
             "/etc/x", false, true => System;
             "/", false, true => Unknown;
         }
+    }
+}
+
+#[cfg(test)]
+mod project_tests {
+    use super::*;
+
+    fn root(start: &str, home: &str) -> Option<PathBuf> {
+        PathContext::new(Some(start.into()), Some(home.into()), None)
+            .project_root()
+            .map(Path::to_path_buf)
+    }
+
+    #[test]
+    fn no_project_in_system_or_home_directories() {
+        assert_eq!(root("/", "/root"), None);
+        assert_eq!(root("/home", "/home/u"), None);
+        assert_eq!(root("/home/u", "/home/u"), None);
+        assert_eq!(root("/usr/lib/x", "/home/u"), None);
+        assert_eq!(root("/etc", "/home/u"), None);
+        assert_eq!(root("/nonexistent-sg/a/b", "/home/u"), Some("/nonexistent-sg/a/b".into()));
+        assert_eq!(root("/home/u/nonexistent-sg", "/home/u"), Some("/home/u/nonexistent-sg".into()));
+        let ctx = PathContext::new(Some("/".into()), Some("/root".into()), None);
+        let arg = Arg::literal("/etc");
+        assert_eq!(ctx.classify_arg(&arg, Some(Path::new("/"))).0, PathClass::System);
     }
 }
