@@ -98,6 +98,8 @@ struct View<'c> {
     spec: Option<&'c ProgramDef>,
     /// Flags before `--`.
     flags: Vec<&'c Arg>,
+    /// The word after each flag, which is its value if it takes one (`-X DELETE`).
+    flag_next: Vec<Option<&'c Arg>>,
     /// Short options of this program that take a value (`b` for `-b NAME`).
     value_letters: String,
     /// Whether a `--` ended the options (`git checkout -- PATHS`).
@@ -118,6 +120,7 @@ impl<'c> View<'c> {
             })
         };
         let mut flags = Vec::new();
+        let mut flag_next = Vec::new();
         let mut operands = Vec::new();
         let args = cmd.args();
         let mut i = 0;
@@ -133,6 +136,7 @@ impl<'c> View<'c> {
                 ended = !global;
             } else if a.text.len() > 1 && a.text.starts_with('-') && !a.dynamic {
                 flags.push(a);
+                flag_next.push(args.get(i + 1));
                 if value_opt(&a.text) {
                     i += 1;
                 }
@@ -169,10 +173,21 @@ impl<'c> View<'c> {
             spec,
             value_letters,
             flags,
+            flag_next,
             double_dash: ended,
             operands,
             help,
         }
+    }
+}
+
+impl View<'_> {
+    /// Whether any flag of the command matches a group like `-f|--force` or `-X=DELETE`.
+    fn has_flag(&self, group: &str) -> bool {
+        self.flags.iter().zip(&self.flag_next).any(|(f, next)| {
+            let next = next.filter(|n| !n.dynamic).map(|n| n.text.as_str());
+            flag_matches(group, &f.text, next, &self.value_letters)
+        })
     }
 }
 
@@ -216,25 +231,24 @@ fn matches_command(
             }
             continue;
         }
-        if !v
-            .flags
-            .iter()
-            .any(|f| flag_matches(group, &f.text, true, &v.value_letters))
-        {
+        if !v.has_flag(group) {
             return None;
         }
     }
     for group in rule.not_flags.iter() {
-        if v.flags
-            .iter()
-            .any(|f| flag_matches(group, &f.text, false, &v.value_letters))
-        {
+        if v.has_flag(group) {
             return None;
         }
     }
     let rest: &[&Arg] = v.operands.get(k..).unwrap_or(&[]);
+    // The operands `paths` and `args` look at: all, or only the first or the last.
+    let chosen: Vec<&Arg> = match rule.path_operands.as_deref() {
+        Some("last") => rest.last().copied().into_iter().collect(),
+        Some("first") => rest.first().copied().into_iter().collect(),
+        _ => rest.to_vec(),
+    };
     if !rule.args.is_empty()
-        && !rest
+        && !chosen
             .iter()
             .any(|a| rule.args.iter().any(|p| glob_alts(p, &a.text, ignore_case)))
     {
@@ -248,13 +262,8 @@ fn matches_command(
         return None;
     }
     if !rule.paths.is_empty() {
-        let chosen: Vec<&Arg> = match rule.path_operands.as_deref() {
-            Some("last") => rest.last().copied().into_iter().collect(),
-            Some("first") => rest.first().copied().into_iter().collect(),
-            _ => rest.to_vec(),
-        };
         let mut hit = false;
-        for a in chosen {
+        for &a in &chosen {
             if a.text.is_empty() && !a.dynamic {
                 continue;
             }
@@ -389,45 +398,80 @@ fn sql_texts(v: &View) -> Vec<String> {
 
 /// Whether a flag word matches a group like `-f|--force`.
 ///
-/// Long options also match as `--flag=value` and, when `abbrev` is set, as the unambiguous
-/// prefixes getopt_long and git accept (`--forc`); a positive match takes any prefix, since
-/// an ambiguous one fails without running. A short flag also matches inside a bundle (`-rf`),
-/// up to the first letter in `value_letters`, whose rest is that option's value
-/// (`-bfeature` is `-b feature`, not `-f`).
-fn flag_matches(group: &str, flag: &str, abbrev: bool, value_letters: &str) -> bool {
-    group.split('|').any(|alt| {
-        if let Some(long) = alt.strip_prefix("--") {
-            let Some(f) = flag.strip_prefix("--") else {
-                return false;
-            };
-            let name = f.split_once('=').map_or(f, |(n, _)| n);
-            return name == long || (abbrev && name.len() >= 2 && long.starts_with(name));
+/// Long options also match as `--flag=value` and as the unambiguous prefixes getopt_long and
+/// git accept (`--forc`): an ambiguous prefix fails without running, so any prefix of two or
+/// more letters counts, for `flags` and `not_flags` alike. A short flag also matches inside a
+/// bundle (`-rf`), up to the first letter in `value_letters`, whose rest is that option's
+/// value (`-bfeature` is `-b feature`, not `-f`); a number (`-15`) is one option, not a
+/// bundle. An alternative `OPT=GLOB` matches option OPT with a value matching GLOB (ASCII
+/// case ignored), written `--opt=V`, `--opt V`, `-X V` or `-XV`; `next` is the word after
+/// the flag.
+fn flag_matches(group: &str, flag: &str, next: Option<&str>, value_letters: &str) -> bool {
+    group
+        .split('|')
+        .any(|alt| match alt.get(1..).and_then(|a| a.split_once('=')) {
+            Some((opt, pat)) => {
+                let opt = &alt[..opt.len() + 1];
+                flag_value(opt, flag, next).is_some_and(|v| glob_alts(pat, v, true))
+            }
+            None => flag_name_matches(alt, flag, value_letters),
+        })
+}
+
+/// The value `flag` (followed by `next`) gives option `opt`, if `flag` is that option.
+fn flag_value<'a>(opt: &str, flag: &'a str, next: Option<&'a str>) -> Option<&'a str> {
+    if opt.starts_with("--") || opt.len() > 2 {
+        // Long options (also single-dash ones like `-chdir`): `--opt=V` or `--opt V`.
+        let (name, value) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (flag, None),
+        };
+        if !flag_name_matches(opt, name, "") {
+            return None;
         }
-        if alt.len() > 2 {
-            // Single-dash long options (`-auto-approve`, `-delete`), also with `--` or `=`.
-            let f = flag.strip_prefix("--").map(|f| format!("-{f}"));
-            let f = f.as_deref().unwrap_or(flag);
-            return f == alt || f.strip_prefix(alt).is_some_and(|r| r.starts_with('='));
-        }
-        if flag == alt {
-            return true;
-        }
-        let Some(letter) = alt[1..].chars().next() else {
+        return value.or(next);
+    }
+    if flag == opt {
+        return next;
+    }
+    flag.strip_prefix(opt).filter(|v| !v.is_empty())
+}
+
+fn flag_name_matches(alt: &str, flag: &str, value_letters: &str) -> bool {
+    if let Some(long) = alt.strip_prefix("--") {
+        let Some(f) = flag.strip_prefix("--") else {
             return false;
         };
-        if !flag.starts_with('-') || flag.starts_with("--") || flag.len() <= 2 {
+        let name = f.split_once('=').map_or(f, |(n, _)| n);
+        return name == long || (name.len() >= 2 && long.starts_with(name));
+    }
+    if alt.len() > 2 {
+        // Single-dash long options (`-auto-approve`, `-delete`), also with `--` or `=`.
+        let f = flag.strip_prefix("--").map(|f| format!("-{f}"));
+        let f = f.as_deref().unwrap_or(flag);
+        return f == alt || f.strip_prefix(alt).is_some_and(|r| r.starts_with('='));
+    }
+    if flag == alt {
+        return true;
+    }
+    let Some(letter) = alt[1..].chars().next() else {
+        return false;
+    };
+    if !flag.starts_with('-') || flag.starts_with("--") || flag.len() <= 2 {
+        return false;
+    }
+    if flag[1..].bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    for c in flag[1..].chars() {
+        if c == letter {
+            return true;
+        }
+        if !c.is_ascii_alphanumeric() || value_letters.contains(c) {
             return false;
         }
-        for c in flag[1..].chars() {
-            if c == letter {
-                return true;
-            }
-            if !c.is_ascii_alphanumeric() || value_letters.contains(c) {
-                return false;
-            }
-        }
-        false
-    })
+    }
+    false
 }
 
 /// Glob with `*` and `?`, and `a|b` alternatives.
@@ -490,12 +534,46 @@ mod tests {
             ("--force", "--f", false),
             ("-f", "-bfeature", false),
             ("-f", "-xfb", true),
+            ("-1", "-15", false),
+            ("-1", "-1", true),
+            ("--dry-run", "--dry-r", true),
         ];
         for (group, flag, want) in cases {
             assert_eq!(
-                flag_matches(group, flag, true, "bc"),
+                flag_matches(group, flag, None, "bc"),
                 want,
                 "{group} vs {flag}"
+            );
+        }
+        let valued = [
+            ("-X=DELETE|--method=DELETE", "-X", Some("DELETE"), true),
+            ("-X=DELETE|--method=DELETE", "-X", Some("delete"), true),
+            ("-X=DELETE|--method=DELETE", "-X", Some("GET"), false),
+            ("-X=DELETE|--method=DELETE", "-XDELETE", None, true),
+            ("-X=DELETE|--method=DELETE", "--method=DELETE", None, true),
+            (
+                "-X=DELETE|--method=DELETE",
+                "--method",
+                Some("DELETE"),
+                true,
+            ),
+            ("-X=DELETE|--method=DELETE", "--meth", Some("DELETE"), true),
+            (
+                "-X=DELETE|--method=DELETE",
+                "--method=GET",
+                Some("DELETE"),
+                false,
+            ),
+            ("--acl=public-*", "--acl", Some("public-read"), true),
+            ("--acl=public-*", "--acl", Some("private"), false),
+            ("-chdir=x", "-chdir=x", None, true),
+            ("-chdir=x", "--chdir", Some("x"), true),
+        ];
+        for (group, flag, next, want) in valued {
+            assert_eq!(
+                flag_matches(group, flag, next, ""),
+                want,
+                "{group} vs {flag} {next:?}"
             );
         }
     }
