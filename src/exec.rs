@@ -272,6 +272,7 @@ pub fn exec_shell(real: &Path, argv: &[OsString]) -> ExecError {
     if args.is_empty() {
         args.push(path.clone());
     }
+    crate::sys::restore_inherited_signals();
     match nix::unistd::execv(&path, &args) {
         Ok(never) => match never {},
         Err(source) => ExecError::Exec {

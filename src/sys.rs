@@ -81,7 +81,7 @@ pub struct AnalysisLimits {
     armed: bool,
     /// The handlers in place before, restored on disarm (the Rust runtime's own
     /// stack-overflow reporter among them).
-    saved: [libc::sigaction; 2],
+    saved: [libc::sigaction; 3],
 }
 
 impl AnalysisLimits {
@@ -96,10 +96,10 @@ impl AnalysisLimits {
             sa.sa_sigaction = on_signal as *const () as usize;
             sa.sa_flags = libc::SA_ONSTACK;
             libc::sigemptyset(&mut sa.sa_mask);
-            let mut saved: [libc::sigaction; 2] = std::mem::zeroed();
-            libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
+            let mut saved: [libc::sigaction; 3] = std::mem::zeroed();
             libc::sigaction(libc::SIGSEGV, &sa, &mut saved[0]);
             libc::sigaction(libc::SIGBUS, &sa, &mut saved[1]);
+            libc::sigaction(libc::SIGALRM, &sa, &mut saved[2]);
             set_timer(ms);
             saved
         };
@@ -116,9 +116,10 @@ impl AnalysisLimits {
         // SAFETY: stopping the timer and restoring default dispositions has no preconditions.
         unsafe {
             set_timer(0);
-            libc::signal(libc::SIGALRM, libc::SIG_DFL);
+            // Back to what the caller gave us (an inherited "ignore" must reach bash).
             libc::sigaction(libc::SIGSEGV, &self.saved[0], std::ptr::null_mut());
             libc::sigaction(libc::SIGBUS, &self.saved[1], std::ptr::null_mut());
+            libc::sigaction(libc::SIGALRM, &self.saved[2], std::ptr::null_mut());
         }
     }
 }
@@ -144,5 +145,38 @@ unsafe fn set_timer(ms: u64) {
     // SAFETY: a valid itimerval; the old value is not needed.
     unsafe {
         libc::setitimer(libc::ITIMER_REAL, &t, std::ptr::null_mut());
+    }
+}
+
+/// Whether SIGPIPE was ignored when the process started, before the Rust runtime set it to
+/// "ignore" for its own sake. Recorded by a constructor that runs before `main`.
+static SIGPIPE_WAS_IGNORED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn record_sigpipe() {
+    // SAFETY: querying a disposition (null new action) has no preconditions.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0 {
+            SIGPIPE_WAS_IGNORED.store(old.sa_sigaction == libc::SIG_IGN, Ordering::Relaxed);
+        }
+    }
+}
+
+// Runs before the Rust runtime's own start-up, which would otherwise hide the original value.
+#[used]
+#[link_section = ".init_array"]
+static RECORD_SIGPIPE: extern "C" fn() = record_sigpipe;
+
+/// Give SIGPIPE back the disposition the caller gave us, so that the shell exec'd in our
+/// place sees exactly what it would have seen (`yes | head -1` must end quietly).
+pub fn restore_inherited_signals() {
+    let action = if SIGPIPE_WAS_IGNORED.load(Ordering::Relaxed) {
+        libc::SIG_IGN
+    } else {
+        libc::SIG_DFL
+    };
+    // SAFETY: setting a standard disposition for SIGPIPE has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, action);
     }
 }

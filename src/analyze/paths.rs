@@ -121,7 +121,10 @@ impl PathContext {
                 return false;
             }
         }
-        const NEVER: &[&str] = &["/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/sbin", "/sys", "/usr"];
+        const NEVER: &[&str] = &[
+            "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+            "/sbin", "/sys", "/usr",
+        ];
         !NEVER.iter().any(|n| d.starts_with(n))
     }
 
@@ -372,10 +375,19 @@ mod project_tests {
         assert_eq!(root("/home/u", "/home/u"), None);
         assert_eq!(root("/usr/lib/x", "/home/u"), None);
         assert_eq!(root("/etc", "/home/u"), None);
-        assert_eq!(root("/nonexistent-sg/a/b", "/home/u"), Some("/nonexistent-sg/a/b".into()));
-        assert_eq!(root("/home/u/nonexistent-sg", "/home/u"), Some("/home/u/nonexistent-sg".into()));
+        assert_eq!(
+            root("/nonexistent-sg/a/b", "/home/u"),
+            Some("/nonexistent-sg/a/b".into())
+        );
+        assert_eq!(
+            root("/home/u/nonexistent-sg", "/home/u"),
+            Some("/home/u/nonexistent-sg".into())
+        );
         let ctx = PathContext::new(Some("/".into()), Some("/root".into()), None);
         let arg = Arg::literal("/etc");
-        assert_eq!(ctx.classify_arg(&arg, Some(Path::new("/"))).0, PathClass::System);
+        assert_eq!(
+            ctx.classify_arg(&arg, Some(Path::new("/"))).0,
+            PathClass::System
+        );
     }
 }

@@ -19,6 +19,8 @@ pub const SUBCOMMANDS: &[&str] = &[
 const USAGE: u8 = 2;
 
 pub fn main(sub: &str, args: &[String]) -> u8 {
+    // Like any Unix filter: a reader that goes away (`| head -1`) ends us quietly.
+    crate::sys::restore_inherited_signals();
     match sub {
         "check" => check(args),
         "explain" => explain(args),
@@ -386,9 +388,9 @@ fn trust_cmd(args: &[String]) -> u8 {
 /// project directory, and say which fail and where the rule is.
 pub fn self_test(set: &RuleSet) -> Vec<String> {
     let mut ctx = Context::from_process();
-    ctx.cwd = Some("/nonexistent-shellguard-project".into());
+    ctx.cwd = Some("/nonexistent-shellguard/project".into());
     ctx.vars
-        .insert("HOME".into(), "/nonexistent-shellguard-home".into());
+        .insert("HOME".into(), "/nonexistent-shellguard/home".into());
     ctx.vars.remove("TMPDIR");
     ctx.vars.remove("DIR");
     ctx.vars.remove("CMD");

@@ -327,9 +327,11 @@ impl Policy {
         let mut floor = Mode::Observe;
         for l in &self.layers {
             if let Some(m) = l.file.mode {
-                if m > mode {
-                    mode = m;
-                } else if m < mode && l.may_loosen && m >= floor {
+                // Stricter always; looser only from a layer that may loosen, and never
+                // below what the managed layer set.
+                let tightens = m > mode;
+                let loosens = m < mode && l.may_loosen && m >= floor;
+                if tightens || loosens {
                     mode = m;
                 }
                 if l.kind == LayerKind::Managed {
@@ -374,7 +376,7 @@ impl Policy {
                     .layer
                     .is_none_or(|k| k != LayerKind::Managed || l.kind == LayerKind::Managed);
                 reach
-                    && (l.file.disable.iter().any(|d| *d == f.rule_id)
+                    && (l.file.disable.contains(&f.rule_id)
                         || l.file.allows.iter().any(|al| {
                             in_scope(al, l, cwd, paths)
                                 && (al.rule.as_deref() == Some(f.rule_id.as_str())
