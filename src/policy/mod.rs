@@ -846,4 +846,60 @@ mod tests {
         assert_eq!(w.decide("cat .shellguard.toml"), Decision::Allow);
         assert_eq!(w.decide("shellguard check -- ls"), Decision::Allow);
     }
+
+    /// The README's three worked examples, as shipped in `examples/config/`.
+    #[test]
+    fn readme_examples_work_as_documented() {
+        let w = World::new("examples");
+        w.project(include_str!("../../examples/config/kubectl-prod.toml"));
+        assert_eq!(
+            w.decide("kubectl --context prod delete pod x"),
+            Decision::Deny
+        );
+        assert_eq!(
+            w.decide("kubectl --context staging get pods"),
+            Decision::Allow
+        );
+
+        w.project(include_str!("../../examples/config/sandbox-terraform.toml"));
+        assert_eq!(
+            w.decide("terraform destroy"),
+            Decision::Confirm,
+            "before trust"
+        );
+        w.trust_project();
+        assert_eq!(
+            w.decide("terraform destroy -auto-approve"),
+            Decision::Allow,
+            "after trust"
+        );
+        assert_eq!(
+            w.decide("git push --force"),
+            Decision::Confirm,
+            "only what it allows"
+        );
+
+        w.project("");
+        w.user(include_str!("../../examples/config/company-cli.toml"));
+        assert_eq!(
+            w.decide("acme --profile prod db delete-instance x"),
+            Decision::Confirm
+        );
+        assert_eq!(w.decide("acme db describe-instance x"), Decision::Allow);
+        for name in ["kubectl-prod", "company-cli"] {
+            let path = PathBuf::from(format!("examples/config/{name}.toml"));
+            let text = fs::read_to_string(&path).unwrap();
+            let f = config::parse(&path, &text).unwrap();
+            let mut programs = f.programs.clone();
+            programs.extend(RuleSet::builtin().programs.iter().cloned());
+            let origins = f
+                .rules
+                .iter()
+                .map(|_| crate::rules::Origin::Builtin { line: 0 })
+                .collect();
+            let set = RuleSet::new(programs, f.rules, origins);
+            let failures = crate::cli::manage::self_test(&set);
+            assert!(failures.is_empty(), "{name}: {failures:?}");
+        }
+    }
 }
