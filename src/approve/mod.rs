@@ -1,4 +1,5 @@
 //! Asking a human: the terminal prompt, and the refusal message when nobody can be asked.
+pub mod protocol;
 pub mod refuse;
 pub mod sanitize;
 pub mod tty;
