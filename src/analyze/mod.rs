@@ -57,6 +57,22 @@ impl Arg {
         }
     }
 
+    /// Words joined with spaces into one: an assignment's value, or the command line that
+    /// `watch` and `ssh` hand to a shell (the words were unquoted once already, which is
+    /// what that shell reads).
+    pub fn joined(args: &[Arg]) -> Arg {
+        Arg {
+            text: args
+                .iter()
+                .map(|a| a.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            dynamic: args.iter().any(|a| a.dynamic),
+            glob: false,
+            quoted: true,
+        }
+    }
+
     /// The literal text before the first glob character (the whole text if none).
     pub fn glob_prefix(&self) -> &str {
         if !self.glob {

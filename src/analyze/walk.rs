@@ -689,40 +689,23 @@ impl<'a> Walker<'a> {
         };
         let mut procsubs: Vec<(usize, Option<String>)> = Vec::new();
 
-        let items = sc
+        // The parts of a simple command in source order; the name is a word like the others.
+        enum Part<'p> {
+            Item(&'p Item, bool),
+            Name(&'p ast::Word),
+        }
+        let prefix = sc
             .prefix
             .iter()
-            .flat_map(|p| p.0.iter().map(|i| (i, true)))
-            .chain(sc.word_or_name.iter().map(|_| (&DUMMY_ITEM, false)))
-            .chain(
-                sc.suffix
-                    .iter()
-                    .flat_map(|s| s.0.iter().map(|i| (i, false))),
-            );
-        for (item, is_prefix) in items {
-            let item = if std::ptr::eq(item, &DUMMY_ITEM) {
-                // The command name.
-                let w = sc.word_or_name.as_ref().expect("name present");
-                if let Some(l) = &w.loc {
-                    widen(src.byte_range(l, frame), &mut span);
-                }
-                let (args, subs) = self.word(w, src, frame, st);
-                for a in args {
-                    argv.push(a);
-                    arg_subs.push(subs.clone());
-                }
-                continue;
-            } else {
-                item
-            };
-            match item {
-                Item::IoRedirect(io) => {
-                    if let Some(r) = redirect_loc(io) {
-                        widen(src.byte_range(&r, frame), &mut span);
-                    }
-                    self.redirect(io, src, frame, st, &mut redirects, &mut stdin);
-                }
-                Item::Word(w) => {
+            .flat_map(|p| p.0.iter().map(|i| Part::Item(i, true)));
+        let name = sc.word_or_name.iter().map(Part::Name);
+        let suffix = sc
+            .suffix
+            .iter()
+            .flat_map(|s| s.0.iter().map(|i| Part::Item(i, false)));
+        for part in prefix.chain(name).chain(suffix) {
+            let (item, is_prefix) = match part {
+                Part::Name(w) | Part::Item(Item::Word(w), _) => {
                     if let Some(l) = &w.loc {
                         widen(src.byte_range(l, frame), &mut span);
                     }
@@ -731,6 +714,17 @@ impl<'a> Walker<'a> {
                         argv.push(a);
                         arg_subs.push(subs.clone());
                     }
+                    continue;
+                }
+                Part::Item(item, is_prefix) => (item, is_prefix),
+            };
+            match item {
+                Item::Word(_) => unreachable!("handled with the name"),
+                Item::IoRedirect(io) => {
+                    if let Some(r) = redirect_loc(io) {
+                        widen(src.byte_range(&r, frame), &mut span);
+                    }
+                    self.redirect(io, src, frame, st, &mut redirects, &mut stdin);
                 }
                 Item::AssignmentWord(a, w) => {
                     if let Some(l) = &w.loc {
@@ -857,18 +851,7 @@ impl<'a> Walker<'a> {
             ast::AssignmentValue::Scalar(w) => {
                 let (args, _) = self.word(w, src, frame, st);
                 // An assignment is not split or globbed.
-                let dynamic = args.iter().any(|x| x.dynamic);
-                let text = args
-                    .iter()
-                    .map(|x| x.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                Arg {
-                    text,
-                    dynamic,
-                    glob: false,
-                    quoted: true,
-                }
+                Arg::joined(&args)
             }
             ast::AssignmentValue::Array(items) => {
                 for (k, v) in items {
@@ -1049,11 +1032,6 @@ fn names_a_variable(word: &str) -> bool {
         .trim_end_matches('}');
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
-
-static DUMMY_ITEM: Item = Item::Word(ast::Word {
-    value: String::new(),
-    loc: None,
-});
 
 /// After a branch that may or may not run, what it changed is no longer known.
 fn merge(st: &mut State, branch: &State) {

@@ -973,7 +973,7 @@ impl Walker<'_> {
         if spec.joins {
             // `watch` hands the words, joined, to `sh -c`; read them both ways, since the
             // quoting that kept a word whole is gone by then.
-            let code = join_args(rest);
+            let code = Arg::joined(rest);
             self.nested_code(cmd, &code, Via::Wrapper(name.clone()), frame, &st2, None);
         }
         self.nested_argv(cmd, rest.to_vec(), Via::Wrapper(name), frame, &st2);
@@ -1254,7 +1254,7 @@ impl Walker<'_> {
         if rest.is_empty() {
             return self.stdin_code(cmd, frame, st, None);
         }
-        let code = join_args(rest);
+        let code = Arg::joined(rest);
         let mut remote = st.clone();
         remote.cwd = None;
         self.nested_code(
@@ -1537,22 +1537,4 @@ fn skip_options(args: &[Arg], value_opts: &[&str]) -> usize {
         i += if value_opts.contains(&t) { 2 } else { 1 };
     }
     i
-}
-
-/// Words joined back into one shell line, each quoted as needed.
-fn join_args(args: &[Arg]) -> Arg {
-    let dynamic = args.iter().any(|a| a.dynamic);
-    // Remote and `watch` command lines are joined with spaces and read by a shell again:
-    // the words are already unquoted once, which is what the far shell reads.
-    let text = args
-        .iter()
-        .map(|a| a.text.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
-    Arg {
-        text,
-        dynamic,
-        glob: false,
-        quoted: true,
-    }
 }
