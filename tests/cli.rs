@@ -53,9 +53,9 @@ impl Scratch {
         Scratch::under(&std::env::temp_dir(), tag)
     }
 
-    /// Outside `/tmp`, `/var/tmp` and `$TMPDIR` (cargo's per-target temp dir), so that a
-    /// directory here is "elsewhere" to shellguard and deleting it needs a human.
-    fn outside_tmp(tag: &str) -> Scratch {
+    /// In cargo's per-target temp dir, beside the checkout. Which path class that is depends
+    /// on where the checkout lives (below /tmp it is "temp"), so no test may rely on it.
+    fn in_target(tag: &str) -> Scratch {
         Scratch::under(Path::new(env!("CARGO_TARGET_TMPDIR")), tag)
     }
 
@@ -571,8 +571,10 @@ fn assert_change_survived(repo: &Path) {
     );
 }
 
-/// A project (with `.git`) and a victim directory beside it, both outside the temp dirs, so
-/// `rm -rf ../victim` from the project is a recursive delete "elsewhere": confirm.
+/// A project whose `.git` directory is the victim: `rm -rf .git` from the project is a
+/// recursive delete of the project's own history, "project root" to shellguard (confirm)
+/// wherever the checkout lives — even below /tmp, where a sibling directory would count as
+/// temp and be allowed.
 struct ProjectAndVictim {
     _root: Scratch,
     project: PathBuf,
@@ -581,10 +583,10 @@ struct ProjectAndVictim {
 
 impl ProjectAndVictim {
     fn new() -> ProjectAndVictim {
-        let root = Scratch::outside_tmp("victim");
+        let root = Scratch::in_target("victim");
         let project = root.mkdir("project");
-        fs::create_dir(project.join(".git")).unwrap();
-        let victim = root.mkdir("victim");
+        let victim = project.join(".git");
+        fs::create_dir(&victim).unwrap();
         fs::write(victim.join("precious.txt"), "keep me\n").unwrap();
         ProjectAndVictim {
             _root: root,
@@ -604,7 +606,7 @@ impl ProjectAndVictim {
     }
 }
 
-const RM_VICTIM: &str = "rm -rf ../victim";
+const RM_VICTIM: &str = "rm -rf .git";
 
 // =============================================================================================
 // 1. Same as bash, byte for byte.
@@ -1542,8 +1544,8 @@ fn check_says_deny_and_never_runs_the_command() {
 
 #[test]
 fn explain_lists_nested_commands_with_their_via() {
-    // HOME outside the temp dirs and outside the working directory, so `~` is home-root.
-    let root = Scratch::outside_tmp("explain");
+    // HOME outside the working directory, so `~` is home-root.
+    let root = Scratch::in_target("explain");
     let home = root.mkdir("home");
     let work = root.mkdir("work");
     fs::create_dir(work.join(".git")).unwrap();
@@ -1577,7 +1579,7 @@ fn explain_lists_nested_commands_with_their_via() {
 fn rm_rf_home_is_denied_even_when_home_is_in_a_temp_dir() {
     // Containers and CI often run with HOME=/tmp/something. Judged with `check` only: never run.
     let home = Scratch::new("tmp-home");
-    let work = Scratch::outside_tmp("tmp-home-work");
+    let work = Scratch::in_target("tmp-home-work");
     for cmd in ["rm -rf ~", "rm -rf $HOME", "rm -rf \"$HOME\"/"] {
         let out = Sg::new()
             .args(["check", "--json", "--", cmd])
@@ -1598,7 +1600,7 @@ fn rm_rf_home_is_denied_even_when_home_is_in_a_temp_dir() {
 fn system_and_home_paths_never_count_as_inside_the_project() {
     // An agent started in `/` (a container's default working directory) or in `/home`, or
     // with HOME below its project. Judged with `check` only: never run.
-    let root = Scratch::outside_tmp("root-cwd");
+    let root = Scratch::in_target("root-cwd");
     let home = root.mkdir("home");
     let cases: Vec<(PathBuf, &str, &str)> = vec![
         (PathBuf::from("/"), "rm -rf /etc", "deny"),
@@ -1911,7 +1913,7 @@ impl Drop for Pty {
     }
 }
 
-/// `shellguard -c 'rm -rf ../victim'` in a project, on a pty, up to the prompt.
+/// `shellguard -c 'rm -rf .git'` in a project, on a pty, up to the prompt.
 fn prompt_for_rm(pv: &ProjectAndVictim, timeout_secs: &str) -> Pty {
     require_decision(RM_VICTIM, &pv.project, "confirm");
     let mut p = Pty::spawn(
