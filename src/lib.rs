@@ -4,6 +4,7 @@
 
 pub mod analyze;
 pub mod approve;
+pub mod audit;
 pub mod cli;
 pub mod exec;
 mod guard;
