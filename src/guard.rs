@@ -46,7 +46,8 @@ pub fn path_context(ctx: &Context) -> PathContext {
 #[must_use]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Run,
+    /// Run it; `approved_by` names who said yes when somebody had to (`audit::approver`).
+    Run { approved_by: Option<&'static str> },
     /// Refused: the paragraph for stderr.
     Refuse(String),
 }
@@ -55,15 +56,19 @@ pub enum Outcome {
 pub fn decide(text: &str, j: &Judgement, policy: &Policy) -> Outcome {
     let d = &j.decided;
     if d.observe {
-        return Outcome::Run;
+        return Outcome::Run {
+            approved_by: Some(crate::audit::approver::OBSERVE_MODE),
+        };
     }
     match d.decision {
-        Decision::Allow => Outcome::Run,
+        Decision::Allow => Outcome::Run { approved_by: None },
         Decision::Deny => Outcome::Refuse(refuse::message(d, refuse::Why::Denied)),
         Decision::Confirm => {
             let req = prompt_request(text, d, policy);
             match approve::tty::ask(&req) {
-                Ok(Answer::Yes) => Outcome::Run,
+                Ok(Answer::Yes) => Outcome::Run {
+                    approved_by: Some(crate::audit::approver::TTY),
+                },
                 Ok(Answer::No(Refusal::TimedOut)) => {
                     Outcome::Refuse(refuse::message(d, refuse::Why::TimedOut))
                 }

@@ -117,8 +117,10 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             eprintln!("shellguard: {e}");
         }
     }
-    match decide(&text, &j, &policy) {
-        Outcome::Run => {
+    let outcome = decide(&text, &j, &policy);
+    audit(&text, &ctx, &j, &policy, &outcome);
+    match outcome {
+        Outcome::Run { .. } => {
             if let Some(bytes) = stdin_script {
                 if let Err(e) = replace_stdin(&bytes) {
                     eprintln!("shellguard: cannot hand the script to bash: {e}");
@@ -131,6 +133,38 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             eprint!("{msg}");
             ExitCode::from(REFUSED)
         }
+    }
+}
+
+/// One line in the audit log (and the system log when configured) for every decision. A log
+/// that cannot be written never stops a command: the decision was already made.
+fn audit(
+    text: &str,
+    ctx: &Context,
+    j: &crate::guard::Judgement,
+    policy: &Policy,
+    outcome: &Outcome,
+) {
+    let Some(path) = crate::audit::log_path(&ctx.vars) else {
+        return;
+    };
+    let cwd = ctx
+        .cwd
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut rec =
+        crate::audit::Record::new(text, &cwd, &j.analysis, &j.decided, policy.mode, &ctx.vars);
+    match outcome {
+        Outcome::Run { approved_by } => {
+            rec.outcome = "ran".into();
+            rec.approved_by = approved_by.map(str::to_string);
+        }
+        Outcome::Refuse(_) => rec.outcome = "refused".into(),
+    }
+    let _ = crate::audit::append(&path, &rec);
+    if policy.syslog {
+        let _ = crate::audit::to_syslog(&rec);
     }
 }
 

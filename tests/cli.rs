@@ -2043,3 +2043,50 @@ fn pty_allowed_command_prints_nothing_extra() {
     assert_eq!(code, 7);
     assert_eq!(screen, "hi\r\n", "only the command's own output may appear");
 }
+
+// =============================================================================================
+// Audit: every decision leaves one line.
+
+#[test]
+fn every_decision_is_audited_with_its_outcome() {
+    let home = Scratch::new("audit-home");
+    let pv = ProjectAndVictim::new();
+    let ran = Sg::new()
+        .args(["-c", "echo audited"])
+        .cwd(&pv.project)
+        .env("HOME", home.path())
+        .env("CLAUDECODE", "1")
+        .run();
+    assert_eq!(ran.out(), "audited\n", "{}", ran.show());
+    let refused = Sg::new()
+        .args(["-c", RM_VICTIM])
+        .cwd(&pv.project)
+        .env("HOME", home.path())
+        .run();
+    refused.assert_refused("fs.rm-recursive");
+    pv.assert_victim_intact();
+    let log =
+        fs::read_to_string(home.join(".local/state/shellguard/audit.jsonl")).expect("audit log");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert_eq!(lines[0]["command"], "echo audited");
+    assert_eq!(lines[0]["decision"], "allow");
+    assert_eq!(lines[0]["outcome"], "ran");
+    assert_eq!(lines[0]["agent"], "claude-code");
+    assert_eq!(lines[1]["command"], RM_VICTIM);
+    assert_eq!(lines[1]["decision"], "confirm");
+    assert_eq!(lines[1]["outcome"], "refused");
+    assert_eq!(lines[1]["rules"][0]["id"], "fs.rm-recursive");
+    let shown = Sg::new()
+        .args(["log", "-n", "1"])
+        .env("HOME", home.path())
+        .run();
+    assert!(
+        shown.out().contains("rm -rf .git") && shown.out().contains("fs.rm-recursive"),
+        "{}",
+        shown.show()
+    );
+}

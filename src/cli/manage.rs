@@ -26,6 +26,7 @@ pub fn main(sub: &str, args: &[String]) -> u8 {
         "explain" => explain(args),
         "rules" => rules(args),
         "trust" => trust_cmd(args),
+        "log" => crate::cli::log::main(args, &Context::from_process().vars),
         other => {
             eprintln!("shellguard {other}: not available in this version");
             USAGE

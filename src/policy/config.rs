@@ -44,6 +44,9 @@ pub struct ConfigFile {
     /// Seconds to wait at the terminal prompt.
     #[serde(default)]
     pub prompt_timeout: Option<u64>,
+    /// Also send every audit record to the system log (user and managed layers).
+    #[serde(default)]
+    pub syslog: Option<bool>,
     /// The real shell to exec (user and managed layers only).
     #[serde(default)]
     pub real_shell: Option<PathBuf>,

@@ -88,6 +88,8 @@ pub struct Policy {
     pub mode: Mode,
     pub prompt_timeout: Duration,
     pub real_shell: Option<PathBuf>,
+    /// Send audit records to the system log too.
+    pub syslog: bool,
     /// shellguard's own files, which nothing run through it may change.
     pub protected: Vec<PathBuf>,
     pub state_dir: Option<PathBuf>,
@@ -198,6 +200,7 @@ impl Policy {
             mode: Mode::Default,
             prompt_timeout: Duration::from_secs(DEFAULT_PROMPT_TIMEOUT),
             real_shell: None,
+            syslog: false,
             protected: Vec::new(),
             state_dir: None,
         }
@@ -341,6 +344,12 @@ impl Policy {
             }
             if let Some(t) = l.file.prompt_timeout {
                 self.prompt_timeout = Duration::from_secs(t);
+            }
+            if let Some(on) = l.file.syslog {
+                // Turning the system log on is the team's choice; a project may only add it.
+                if l.kind != LayerKind::Project || on {
+                    self.syslog = on;
+                }
             }
             if let Some(s) = &l.file.real_shell {
                 if l.kind != LayerKind::Project {
