@@ -1,8 +1,10 @@
 //! Asking a human: the terminal prompt, and the refusal message when nobody can be asked.
+pub mod broker;
 pub mod protocol;
 pub mod refuse;
 pub mod sanitize;
 pub mod tty;
+pub mod watch;
 
 use std::ops::Range;
 use std::time::Duration;

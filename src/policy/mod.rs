@@ -9,6 +9,7 @@
 //! user layers, and from a project file only while the human's `shellguard trust` covers its
 //! exact content. Nothing loosens what the managed layer sets.
 
+pub mod approvals;
 pub mod config;
 pub mod trust;
 
