@@ -1,7 +1,8 @@
 //! The pipeline for one piece of shell text: analyse, match, decide, ask, and say what to do.
 
 use crate::analyze::{self, Analysis, Context, PathContext};
-use crate::approve::{self, refuse, Answer, PromptMatch, PromptRequest, Refusal};
+use crate::approve::protocol::{self, SUPERVISOR_ENV};
+use crate::approve::{self, broker, refuse, Answer, PromptMatch, PromptRequest, Refusal};
 use crate::policy::{Decided, Policy};
 use crate::rules::Decision;
 use crate::sys::AnalysisLimits;
@@ -47,35 +48,170 @@ pub fn path_context(ctx: &Context) -> PathContext {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Run it; `approved_by` names who said yes when somebody had to (`audit::approver`).
-    Run { approved_by: Option<&'static str> },
+    Run {
+        approved_by: Option<&'static str>,
+        request_id: Option<String>,
+    },
     /// Refused: the paragraph for stderr.
-    Refuse(String),
+    Refuse {
+        message: String,
+        request_id: Option<String>,
+    },
 }
 
-/// Decide, asking a human on the terminal when the rules say so.
-pub fn decide(text: &str, j: &Judgement, policy: &Policy) -> Outcome {
+impl Outcome {
+    fn run(by: Option<&'static str>, id: Option<String>) -> Self {
+        Outcome::Run {
+            approved_by: by,
+            request_id: id,
+        }
+    }
+
+    fn refuse(d: &Decided, why: refuse::Why, id: Option<String>) -> Self {
+        Outcome::Refuse {
+            message: refuse::message(d, why, id.as_deref()),
+            request_id: id,
+        }
+    }
+}
+
+/// Where the line runs and who runs it: what the channels need to know.
+pub struct Asker<'a> {
+    pub text: &'a str,
+    pub ctx: &'a Context,
+    pub policy: &'a Policy,
+}
+
+/// Decide, asking a human when the rules say so, on the first channel that reaches one: an
+/// approval already given for this exact command here, the supervisor named in the
+/// environment, a running watch console, this process's own terminal unless it is marked as
+/// the agent's, or nobody — then refuse now, with an id the human can approve later.
+pub fn decide(j: &Judgement, a: &Asker) -> Outcome {
+    use crate::audit::approver;
     let d = &j.decided;
     if d.observe {
-        return Outcome::Run {
-            approved_by: Some(crate::audit::approver::OBSERVE_MODE),
-        };
+        return Outcome::run(Some(approver::OBSERVE_MODE), None);
     }
     match d.decision {
-        Decision::Allow => Outcome::Run { approved_by: None },
-        Decision::Deny => Outcome::Refuse(refuse::message(d, refuse::Why::Denied)),
-        Decision::Confirm => {
-            let req = prompt_request(text, d, policy);
-            match approve::tty::ask(&req) {
-                Ok(Answer::Yes) => Outcome::Run {
-                    approved_by: Some(crate::audit::approver::TTY),
-                },
-                Ok(Answer::No(Refusal::TimedOut)) => {
-                    Outcome::Refuse(refuse::message(d, refuse::Why::TimedOut))
+        Decision::Allow => return Outcome::run(None, None),
+        Decision::Deny => return Outcome::refuse(d, refuse::Why::Denied, None),
+        Decision::Confirm => {}
+    }
+    let vars = &a.ctx.vars;
+    let cwd = a
+        .ctx
+        .cwd
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let state = a.policy.state_dir.as_deref();
+    if let Some(by) = state.and_then(|s| crate::policy::approvals::is_remembered(s, a.text, &cwd)) {
+        let _ = by;
+        return Outcome::run(Some(approver::MEMORY), None);
+    }
+    let req = broker_request(a, d, &cwd);
+    let id = Some(req.id.clone());
+    let wait = approval_wait(a);
+    let sockets = [
+        (
+            vars.get(SUPERVISOR_ENV).map(std::path::PathBuf::from),
+            approver::SUPERVISOR,
+        ),
+        (Some(broker::watch_socket(vars)), approver::WATCH),
+    ];
+    for (socket, who) in sockets {
+        let Some(socket) = socket else { continue };
+        match broker::ask(&socket, &req, wait) {
+            Ok(answer) => match answer.verdict {
+                protocol::Verdict::Approve => {
+                    if let (Some(secs), Some(s)) = (answer.remember_secs, state) {
+                        let _ = crate::policy::approvals::remember(s, a.text, &cwd, secs, who);
+                    }
+                    return Outcome::run(Some(who), id);
                 }
-                Ok(Answer::No(_)) => Outcome::Refuse(refuse::message(d, refuse::Why::Declined)),
-                Err(_) => Outcome::Refuse(refuse::message(d, refuse::Why::NoOneToAsk)),
+                protocol::Verdict::Refuse => return Outcome::refuse(d, refuse::Why::Declined, id),
+                protocol::Verdict::Timeout => {
+                    return refuse_for_later(d, a, &req, &cwd, refuse::Why::TimedOut)
+                }
+            },
+            // Nobody serves this one: try the next channel; no command waits on a channel
+            // nobody serves.
+            Err(broker::BrokerError::NotServed(_)) => continue,
+            Err(broker::BrokerError::TimedOut) => {
+                return refuse_for_later(d, a, &req, &cwd, refuse::Why::TimedOut)
             }
+            Err(_) => return refuse_for_later(d, a, &req, &cwd, refuse::Why::NoOneToAsk),
         }
+    }
+    if vars.get("SHELLGUARD_TTY").map(String::as_str) != Some("agent") && !a.policy.agent_tty {
+        let mut prompt = prompt_request(a.text, d, a.policy);
+        prompt.timeout = prompt
+            .timeout
+            .min(wait.max(std::time::Duration::from_secs(1)));
+        match approve::tty::ask(&prompt) {
+            Ok(Answer::Yes) => return Outcome::run(Some(approver::TTY), None),
+            Ok(Answer::No(Refusal::TimedOut)) => {
+                return refuse_for_later(d, a, &req, &cwd, refuse::Why::TimedOut)
+            }
+            Ok(Answer::No(_)) => return Outcome::refuse(d, refuse::Why::Declined, None),
+            // No terminal: fall through to "nobody".
+            Err(_) => {}
+        }
+    }
+    refuse_for_later(d, a, &req, &cwd, refuse::Why::NoOneToAsk)
+}
+
+/// Refuse now, but keep the request so `shellguard approve ID`, typed by the human, lets the
+/// identical retry through.
+fn refuse_for_later(
+    d: &Decided,
+    a: &Asker,
+    req: &protocol::Request,
+    cwd: &str,
+    why: refuse::Why,
+) -> Outcome {
+    let recorded = a.policy.state_dir.as_deref().is_some_and(|s| {
+        let rules: Vec<String> = req.rules.iter().map(|r| r.id.clone()).collect();
+        crate::policy::approvals::record_refused(s, &req.id, a.text, cwd, &rules).is_ok()
+    });
+    Outcome::refuse(d, why, recorded.then(|| req.id.clone()))
+}
+
+/// How long a request may wait for a human: the configured time, but never past the agent's
+/// own command timeout (Codex kills a command after 10 s).
+fn approval_wait(a: &Asker) -> std::time::Duration {
+    let wait = a.policy.approval_timeout;
+    match crate::audit::detect_agent(&a.ctx.vars).as_deref() {
+        Some("codex") => wait.min(std::time::Duration::from_secs(8)),
+        _ => wait,
+    }
+}
+
+fn broker_request(a: &Asker, d: &Decided, cwd: &str) -> protocol::Request {
+    let strict: Vec<_> = d
+        .found
+        .iter()
+        .filter(|m| m.decision != Decision::Allow)
+        .collect();
+    protocol::Request {
+        id: protocol::new_id(),
+        nonce: protocol::new_nonce(),
+        command: a.text.to_string(),
+        cwd: cwd.to_string(),
+        agent: crate::audit::detect_agent(&a.ctx.vars),
+        rules: strict
+            .iter()
+            .map(|m| protocol::RuleInfo {
+                id: m.rule_id.clone(),
+                reason: m.reason.clone(),
+                decision: m.decision.as_str().to_string(),
+                suggest: m.suggest.clone(),
+                touches: m.touches.clone(),
+            })
+            .collect(),
+        highlights: strict.iter().map(|m| (m.span.start, m.span.end)).collect(),
+        pid: std::process::id(),
+        wait_secs: approval_wait(a).as_secs(),
     }
 }
 

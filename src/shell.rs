@@ -117,7 +117,12 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             eprintln!("shellguard: {e}");
         }
     }
-    let outcome = decide(&text, &j, &policy);
+    let asker = crate::guard::Asker {
+        text: &text,
+        ctx: &ctx,
+        policy: &policy,
+    };
+    let outcome = decide(&j, &asker);
     audit(&text, &ctx, &j, &policy, &outcome);
     match outcome {
         Outcome::Run { .. } => {
@@ -129,8 +134,8 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             }
             fail(exec::exec_shell(&real, &args))
         }
-        Outcome::Refuse(msg) => {
-            eprint!("{msg}");
+        Outcome::Refuse { message, .. } => {
+            eprint!("{message}");
             ExitCode::from(REFUSED)
         }
     }
@@ -156,11 +161,18 @@ fn audit(
     let mut rec =
         crate::audit::Record::new(text, &cwd, &j.analysis, &j.decided, policy.mode, &ctx.vars);
     match outcome {
-        Outcome::Run { approved_by } => {
+        Outcome::Run {
+            approved_by,
+            request_id,
+        } => {
             rec.outcome = "ran".into();
             rec.approved_by = approved_by.map(str::to_string);
+            rec.request_id = request_id.clone();
         }
-        Outcome::Refuse(_) => rec.outcome = "refused".into(),
+        Outcome::Refuse { request_id, .. } => {
+            rec.outcome = "refused".into();
+            rec.request_id = request_id.clone();
+        }
     }
     let _ = crate::audit::append(&path, &rec);
     if policy.syslog {

@@ -17,7 +17,7 @@ pub enum Why {
 }
 
 /// One short paragraph for stderr. The agent is told to stop, not to find a way around.
-pub fn message(d: &Decided, why: Why) -> String {
+pub fn message(d: &Decided, why: Why, request_id: Option<&str>) -> String {
     let Some(first) = d.found.first() else {
         return "shellguard: refused. Nothing was run.\n".into();
     };
@@ -39,10 +39,15 @@ pub fn message(d: &Decided, why: Why) -> String {
     s.push_str(" Nothing was run. ");
     s.push_str(match why {
         Why::Denied => "This is denied by policy: if it is really meant, ask the user to run it themselves.",
-        Why::NoOneToAsk => "It needs a human's approval and there is no terminal to ask on: ask the user to approve or run it themselves.",
+        Why::NoOneToAsk => "It needs a human's approval and there is no terminal, supervisor or watch console to ask on: ask the user to approve it or to run it themselves.",
         Why::Declined => "The user declined it.",
-        Why::TimedOut => "Nobody answered the approval prompt in time: ask the user about it.",
+        Why::TimedOut => "Nobody answered the approval request in time: ask the user about it.",
     });
+    if let Some(id) = request_id {
+        s.push_str(&format!(
+            " Request id {id}: the user can type `shellguard approve {id}` in their own terminal, after which the identical command, run again from the same directory, goes through."
+        ));
+    }
     s.push_str(" Do not look for another way to do the same thing.");
     if let Some(safer) = &first.suggest {
         s.push_str(&format!(" A safer alternative: {safer}."));

@@ -27,6 +27,9 @@ pub fn main(sub: &str, args: &[String]) -> u8 {
         "rules" => rules(args),
         "trust" => trust_cmd(args),
         "log" => crate::cli::log::main(args, &Context::from_process().vars),
+        "watch" => crate::approve::watch::watch_main(args, &Context::from_process().vars),
+        "approve" => crate::policy::approvals::approve_main(args, &Context::from_process().vars),
+        "deny" => crate::policy::approvals::deny_main(args, &Context::from_process().vars),
         other => {
             eprintln!("shellguard {other}: not available in this version");
             USAGE

@@ -44,6 +44,12 @@ pub struct ConfigFile {
     /// Seconds to wait at the terminal prompt.
     #[serde(default)]
     pub prompt_timeout: Option<u64>,
+    /// Seconds a request waits for a supervisor or watch console (default 100).
+    #[serde(default)]
+    pub approval_timeout: Option<u64>,
+    /// `"agent"`: the terminal belongs to the agent (tmux harnesses), never ask on it.
+    #[serde(default)]
+    pub tty: Option<TtyOwner>,
     /// Also send every audit record to the system log (user and managed layers).
     #[serde(default)]
     pub syslog: Option<bool>,
@@ -82,6 +88,14 @@ pub struct Allow {
     /// for the user layer, the project for a project file.
     #[serde(default)]
     pub paths: Vec<String>,
+}
+
+/// Who owns the terminal a guarded shell runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TtyOwner {
+    Human,
+    Agent,
 }
 
 /// `[[set]]`: `rule = "git.push-force"`, `decision = "deny"`.

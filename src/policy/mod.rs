@@ -91,6 +91,10 @@ pub struct Policy {
     pub real_shell: Option<PathBuf>,
     /// Send audit records to the system log too.
     pub syslog: bool,
+    /// How long a request waits for a supervisor or watch console.
+    pub approval_timeout: Duration,
+    /// The terminal belongs to the agent: never prompt on it.
+    pub agent_tty: bool,
     /// shellguard's own files, which nothing run through it may change.
     pub protected: Vec<PathBuf>,
     pub state_dir: Option<PathBuf>,
@@ -202,6 +206,8 @@ impl Policy {
             prompt_timeout: Duration::from_secs(DEFAULT_PROMPT_TIMEOUT),
             real_shell: None,
             syslog: false,
+            approval_timeout: crate::approve::broker::DEFAULT_WAIT,
+            agent_tty: false,
             protected: Vec::new(),
             state_dir: None,
         }
@@ -228,6 +234,7 @@ impl Policy {
             p.protected.push(dir.to_path_buf());
         }
         p.protected.extend(project.iter().cloned());
+        p.protected.push(crate::approve::broker::runtime_path(vars));
 
         p.load_layer(LayerKind::Managed, &managed);
         if let Some(dir) = &config_dir {
@@ -345,6 +352,17 @@ impl Policy {
             }
             if let Some(t) = l.file.prompt_timeout {
                 self.prompt_timeout = Duration::from_secs(t);
+            }
+            if let Some(t) = l.file.approval_timeout {
+                self.approval_timeout = Duration::from_secs(t);
+            }
+            if let Some(owner) = l.file.tty {
+                // Marking the terminal as the agent's tightens; only a loosening layer may
+                // say it is a human's after another said otherwise.
+                let agent = owner == config::TtyOwner::Agent;
+                if agent || l.may_loosen {
+                    self.agent_tty = agent;
+                }
             }
             if let Some(on) = l.file.syslog {
                 // Turning the system log on is the team's choice; a project may only add it.
@@ -499,10 +517,10 @@ impl Policy {
                     .iter()
                     .find(|x| !x.text.starts_with('-'))
                     .map(|x| x.text.as_str());
-                if matches!(sub, Some("trust" | "approve")) {
+                if matches!(sub, Some("trust" | "approve" | "watch")) {
                     hit = Some((
                         "self.approve".into(),
-                        "`shellguard trust` and `shellguard approve` are for a human at a terminal, not for commands run through shellguard".into(),
+                        "`shellguard trust`, `approve` and `watch` are for a human at a terminal, not for commands run through shellguard".into(),
                     ));
                 }
             }
