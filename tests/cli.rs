@@ -2090,3 +2090,173 @@ fn every_decision_is_audited_with_its_outcome() {
         shown.show()
     );
 }
+
+// =============================================================================================
+// Approvals that reach a human with no terminal: the watch console, `approve ID`, memory.
+
+/// A home and a runtime dir of our own, so consoles, approvals and logs do not mix.
+struct Human {
+    _root: Scratch,
+    home: PathBuf,
+    runtime: PathBuf,
+}
+
+impl Human {
+    fn new() -> Human {
+        let root = Scratch::new("human");
+        let home = root.mkdir("home");
+        let runtime = root.mkdir("run");
+        Human {
+            _root: root,
+            home,
+            runtime,
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("HOME", self.home.to_string_lossy().into_owned()),
+            (
+                "XDG_RUNTIME_DIR",
+                self.runtime.to_string_lossy().into_owned(),
+            ),
+        ]
+    }
+
+    /// A guarded command as an agent runs it: no terminal, in the background.
+    fn agent_runs(&self, line: &str, cwd: &Path) -> thread::JoinHandle<Out> {
+        let mut sg = Sg::new().args(["-c", line]).cwd(cwd).env("CLAUDECODE", "1");
+        for (k, v) in self.env() {
+            sg = sg.env(k, &v);
+        }
+        thread::spawn(move || sg.run())
+    }
+
+    fn console(&self) -> Pty {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut p = Pty::spawn(&[OsStr::new(SG), OsStr::new("watch")], &self.home, &env);
+        p.wait_for("No pending requests");
+        p
+    }
+}
+
+#[test]
+fn watch_console_approves_and_refuses_with_a_key() {
+    let human = Human::new();
+    let mut console = human.console();
+    // Approved with `y`: the command runs.
+    let pv = ProjectAndVictim::new();
+    let agent = human.agent_runs(RM_VICTIM, &pv.project);
+    console.wait_for("fs.rm-recursive");
+    thread::sleep(Duration::from_millis(900)); // the console arms its keys after a moment
+    console.send(b"y");
+    let out = agent.join().unwrap();
+    assert_eq!(out.code(), Some(0), "{}", out.show());
+    assert!(
+        !pv.victim.exists(),
+        "approved, yet the victim is still there"
+    );
+    // Refused with `n`: exit 126, nothing ran.
+    let pv = ProjectAndVictim::new();
+    let agent = human.agent_runs(&format!("touch SENTINEL; {RM_VICTIM}"), &pv.project);
+    thread::sleep(Duration::from_millis(300));
+    console.wait_for("touch SENTINEL");
+    thread::sleep(Duration::from_millis(900));
+    console.send(b"n");
+    let out = agent.join().unwrap();
+    out.assert_refused("fs.rm-recursive");
+    assert!(out.err().contains("declined"), "{}", out.show());
+    assert!(!pv.project.join("SENTINEL").exists(), "the line ran");
+    pv.assert_victim_intact();
+    console.send(b"q");
+    let _ = console.finish();
+}
+
+#[test]
+fn unanswered_request_is_refused_with_an_id_that_approve_lets_through_once() {
+    let human = Human::new();
+    let cfg = human.home.join(".config/shellguard");
+    fs::create_dir_all(&cfg).unwrap();
+    fs::write(cfg.join("config.toml"), "approval_timeout = 1\n").unwrap();
+    let _console = human.console();
+    let pv = ProjectAndVictim::new();
+    let started = Instant::now();
+    let out = human.agent_runs(RM_VICTIM, &pv.project).join().unwrap();
+    out.assert_refused("fs.rm-recursive");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "waited {:?}",
+        started.elapsed()
+    );
+    pv.assert_victim_intact();
+    let err = out.err();
+    let id = err
+        .split("shellguard approve ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no request id in: {err}"))
+        .to_string();
+    // The agent cannot approve its own request through the guarded shell.
+    let own = human
+        .agent_runs(&format!("shellguard approve {id} --yes"), &pv.project)
+        .join()
+        .unwrap();
+    own.assert_refused("self.approve");
+    // The human approves it in a terminal of their own.
+    let env = human.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let approve = Pty::spawn(
+        &[
+            OsStr::new(SG),
+            OsStr::new("approve"),
+            OsStr::new(&id),
+            OsStr::new("--yes"),
+        ],
+        &human.home,
+        &env,
+    );
+    let (code, screen) = approve.finish();
+    assert_eq!(code, 0, "approve failed:\n{screen}");
+    // The identical retry from the same directory now runs; another command does not.
+    let other = human
+        .agent_runs("rm -rf .git/..", &pv.project)
+        .join()
+        .unwrap();
+    assert_eq!(other.code(), Some(126), "{}", other.show());
+    let retry = human.agent_runs(RM_VICTIM, &pv.project).join().unwrap();
+    assert_eq!(retry.code(), Some(0), "{}", retry.show());
+    assert!(!pv.victim.exists());
+}
+
+#[test]
+fn writing_to_the_watch_socket_approves_nothing() {
+    use std::os::unix::net::UnixStream;
+    let human = Human::new();
+    let _console = human.console();
+    let pv = ProjectAndVictim::new();
+    let cfg = human.home.join(".config/shellguard");
+    fs::create_dir_all(&cfg).unwrap();
+    fs::write(cfg.join("config.toml"), "approval_timeout = 2\n").unwrap();
+    let agent = human.agent_runs(RM_VICTIM, &pv.project);
+    thread::sleep(Duration::from_millis(500));
+    // An agent that finds the socket and "answers" for every id it can guess.
+    let sock = fs::read_dir(&human.runtime)
+        .unwrap()
+        .flatten()
+        .map(|d| d.path().join("watch.sock"))
+        .find(|p| p.exists())
+        .expect("watch socket");
+    for line in [
+        "{\"id\":\"x\",\"nonce\":\"x\",\"verdict\":\"approve\"}\n",
+        "y\n",
+        "approve\n",
+    ] {
+        if let Ok(mut s) = UnixStream::connect(&sock) {
+            let _ = s.write_all(line.as_bytes());
+        }
+    }
+    let out = agent.join().unwrap();
+    out.assert_refused("fs.rm-recursive");
+    pv.assert_victim_intact();
+}
