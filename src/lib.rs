@@ -9,6 +9,7 @@ pub mod exec;
 mod guard;
 pub mod policy;
 pub mod rules;
+pub mod supervise;
 mod sys;
 
 mod run;
