@@ -10,6 +10,7 @@ pub mod exec;
 mod guard;
 pub mod policy;
 pub mod rules;
+pub mod supervise;
 mod sys;
 
 mod run;

@@ -28,6 +28,7 @@ pub fn main(sub: &str, args: &[String]) -> u8 {
         "trust" => trust_cmd(args),
         "log" => crate::cli::log::main(args, &Context::from_process().vars),
         "watch" => crate::approve::watch::watch_main(args, &Context::from_process().vars),
+        "run" => crate::supervise::run_main(args),
         "approve" => crate::policy::approvals::approve_main(args, &Context::from_process().vars),
         "deny" => crate::policy::approvals::deny_main(args, &Context::from_process().vars),
         other => {
