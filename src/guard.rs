@@ -112,16 +112,23 @@ pub fn decide(j: &Judgement, a: &Asker) -> Outcome {
     let req = broker_request(a, d, &cwd);
     let id = Some(req.id.clone());
     let wait = approval_wait(a);
-    let sockets = [
+    // A supervisor is always one of our ancestors; a watch console sits on a terminal.
+    type Trusted = fn(u32) -> bool;
+    let sockets: [(Option<std::path::PathBuf>, &str, Trusted); 2] = [
         (
             vars.get(SUPERVISOR_ENV).map(std::path::PathBuf::from),
             approver::SUPERVISOR,
+            approve::procs::is_ancestor,
         ),
-        (Some(broker::watch_socket(vars)), approver::WATCH),
+        (
+            Some(broker::watch_socket(vars)),
+            approver::WATCH,
+            approve::procs::has_terminal,
+        ),
     ];
-    for (socket, who) in sockets {
+    for (socket, who, trusted) in sockets {
         let Some(socket) = socket else { continue };
-        match broker::ask(&socket, &req, wait) {
+        match broker::ask_checked(&socket, &req, wait, &trusted) {
             Ok(answer) => match answer.verdict {
                 protocol::Verdict::Approve => {
                     if let (Some(secs), Some(s)) = (answer.remember_secs, state) {
@@ -137,6 +144,15 @@ pub fn decide(j: &Judgement, a: &Asker) -> Outcome {
             // Nobody serves this one: try the next channel; no command waits on a channel
             // nobody serves.
             Err(broker::BrokerError::NotServed(_)) => continue,
+            // A server that is not what it claims to be answers nothing: say so, and go on
+            // to the next channel as if it were not there.
+            Err(broker::BrokerError::Untrusted { .. }) => {
+                eprintln!(
+                    "shellguard: ignoring {}: it is not a {who} this shell can trust",
+                    socket.display()
+                );
+                continue;
+            }
             Err(broker::BrokerError::TimedOut) => {
                 return refuse_for_later(d, a, &req, &cwd, refuse::Why::TimedOut)
             }

@@ -2260,3 +2260,119 @@ fn writing_to_the_watch_socket_approves_nothing() {
     out.assert_refused("fs.rm-recursive");
     pv.assert_victim_intact();
 }
+
+/// `shellguard run` hosting a fake agent that starts `$SHELL -c CMD` in a new session, with no
+/// terminal, as Claude Code does: the prompt appears on the outer terminal.
+fn supervised_agent(human: &Human, pv: &ProjectAndVictim, line: &str) -> Pty {
+    let agent = format!(
+        "echo AGENT-START; setsid \"$SHELL\" -c '{line}' </dev/null; echo AGENT-EXIT=$?; sleep 0.3"
+    );
+    let env = human.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut p = Pty::spawn(
+        &[
+            OsStr::new(SG),
+            OsStr::new("run"),
+            OsStr::new("--"),
+            OsStr::new("sh"),
+            OsStr::new("-c"),
+            OsStr::new(&agent),
+        ],
+        &pv.project,
+        &env,
+    );
+    p.wait_for("AGENT-START");
+    p.wait_for("fs.rm-recursive");
+    thread::sleep(Duration::from_millis(1200));
+    p
+}
+
+#[test]
+fn supervisor_prompt_approves_and_refuses_a_detached_shell() {
+    let human = Human::new();
+    let pv = ProjectAndVictim::new();
+    let mut p = supervised_agent(&human, &pv, RM_VICTIM);
+    p.send(b"y");
+    p.wait_for("AGENT-EXIT=0");
+    let (code, screen) = p.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        !pv.victim.exists(),
+        "approved, yet the victim is still there"
+    );
+
+    let pv = ProjectAndVictim::new();
+    let mut p = supervised_agent(&human, &pv, RM_VICTIM);
+    p.send(b"n");
+    p.wait_for("AGENT-EXIT=126");
+    let (code, screen) = p.finish();
+    assert_eq!(code, 0, "{screen}");
+    pv.assert_victim_intact();
+    // The agent's own output is still on the restored screen, unchanged.
+    assert!(screen.contains("AGENT-START"), "{screen}");
+}
+
+#[test]
+fn a_fake_supervisor_in_the_environment_approves_nothing() {
+    let human = Human::new();
+    let pv = ProjectAndVictim::new();
+    // A server the agent started earlier (a separate process, not an ancestor of the
+    // shell), answering "approve" to everything.
+    let sock = human.runtime.join("fake.sock");
+    let mut server = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "fake_supervisor_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SG_FAKE_SUPERVISOR_SOCK", &sock)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = Instant::now();
+    while !sock.exists() && up.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let mut sg = Sg::new()
+        .args(["-c", RM_VICTIM])
+        .cwd(&pv.project)
+        .env("SHELLGUARD_SUPERVISOR", sock.to_string_lossy().as_ref());
+    for (k, v) in human.env() {
+        sg = sg.env(k, &v);
+    }
+    let out = sg.run();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(out.code(), Some(126), "{}", out.show());
+    assert!(out.err().contains("fs.rm-recursive"), "{}", out.show());
+    assert!(
+        out.err()
+            .contains("is not a supervisor this shell can trust"),
+        "{}",
+        out.show()
+    );
+    pv.assert_victim_intact();
+}
+
+/// The fake supervisor of the test above, when run as its own process.
+#[test]
+fn fake_supervisor_entry() {
+    use std::os::unix::net::UnixListener;
+    let Some(sock) = std::env::var_os("SG_FAKE_SUPERVISOR_SOCK") else {
+        return;
+    };
+    let listener = UnixListener::bind(&sock).unwrap();
+    for conn in listener.incoming().flatten() {
+        let mut line = String::new();
+        let mut r = std::io::BufReader::new(&conn);
+        let _ = std::io::BufRead::read_line(&mut r, &mut line);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        let answer = format!(
+            "{{\"id\":{},\"nonce\":{},\"verdict\":\"approve\"}}\n",
+            v["id"], v["nonce"]
+        );
+        let _ = (&conn).write_all(answer.as_bytes());
+    }
+}

@@ -178,9 +178,27 @@ pub fn connect(path: &Path) -> Result<UnixStream, BrokerError> {
 /// Only an answer carrying the request's own id and nonce comes back as `Ok`; anything else
 /// is an error, and every error means the command is not approved by this channel.
 pub fn ask(socket: &Path, req: &Request, wait: Duration) -> Result<Answer, BrokerError> {
+    ask_checked(socket, req, wait, &|_| true)
+}
+
+/// `ask`, after checking the serving process (by its pid) with `server_ok`: a supervisor must
+/// be one of our ancestors, a watch console must sit on a terminal. A server that fails the
+/// check is `Untrusted`, and the command is not approved through it.
+pub fn ask_checked(
+    socket: &Path,
+    req: &Request,
+    wait: Duration,
+    server_ok: &dyn Fn(u32) -> bool,
+) -> Result<Answer, BrokerError> {
     let start = Instant::now();
     let deadline = start.checked_add(wait).unwrap_or(start + DEFAULT_WAIT);
     let stream = connect(socket)?;
+    let creds = socket::getsockopt(&stream, sockopt::PeerCredentials)
+        .map_err(|e| BrokerError::Io(e.into()))?;
+    let pid = u32::try_from(creds.pid()).unwrap_or(0);
+    if !server_ok(pid) {
+        return Err(BrokerError::Untrusted { uid: creds.uid() });
+    }
     let mut line = serde_json::to_vec(req).map_err(|e| BrokerError::Protocol(e.to_string()))?;
     line.push(b'\n');
     send_line(&stream, &line, deadline)?;

@@ -391,7 +391,7 @@ impl Policy {
         for l in &self.layers {
             collect(&mut found, a, &l.rules, Some(l.kind), paths, source);
         }
-        self.protect(&mut found, a, paths, source);
+        self.protect(&mut found, a, source);
 
         let loosening: Vec<&Layer> = self.layers.iter().filter(|l| l.may_loosen).collect();
         let cwd = paths.start_dir.as_deref();
@@ -506,64 +506,87 @@ impl Policy {
                 .any(|l| l.file.safe.iter().any(|e| hit(e)))
     }
 
-    /// shellguard's own files are off limits to what runs through it, and so are `trust` and
-    /// `approve`, which only a human at a terminal may run.
-    fn protect(&self, found: &mut Vec<Found>, a: &Analysis, paths: &PathContext, source: &str) {
+    /// shellguard's own files are off limits to what runs through it, and so are `trust`,
+    /// `approve` and `watch`, which only a human at a terminal may run.
+    fn protect(&self, found: &mut Vec<Found>, a: &Analysis, source: &str) {
         for c in &a.commands {
-            let mut hit: Option<(String, String)> = None;
-            if c.program() == Some("shellguard") {
-                let sub = c
-                    .args()
-                    .iter()
-                    .find(|x| !x.text.starts_with('-'))
-                    .map(|x| x.text.as_str());
-                if matches!(sub, Some("trust" | "approve" | "watch")) {
-                    hit = Some((
-                        "self.approve".into(),
+            let Some((id, reason, decision)) = self.protected_hit(c) else {
+                continue;
+            };
+            found.push(Found {
+                rule_id: id.into(),
+                reason,
+                suggest: None,
+                origin: "built in".into(),
+                layer: None,
+                decision,
+                text: source.get(c.span.clone()).unwrap_or(source).to_string(),
+                span: c.span.clone(),
+                touches: Vec::new(),
+            });
+        }
+    }
+
+    fn protected_hit(&self, c: &Command) -> Option<(&'static str, String, Decision)> {
+        if c.program() == Some("shellguard") {
+            let sub = c
+                .args()
+                .iter()
+                .find(|x| !x.text.starts_with('-'))
+                .map(|x| x.text.as_str());
+            match sub {
+                Some("trust" | "approve" | "watch") => {
+                    return Some((
+                        "self.approve",
                         "`shellguard trust`, `approve` and `watch` are for a human at a terminal, not for commands run through shellguard".into(),
-                    ));
+                        Decision::Deny,
+                    ))
                 }
-            }
-            if hit.is_none() && !self.protected.is_empty() {
-                let writes = c
-                    .redirects
-                    .iter()
-                    .filter(|r| r.kind != RedirectKind::Read)
-                    .map(|r| &r.target);
-                let changes_files = c.program().is_some_and(|p| WRITERS.contains(&p));
-                let operands = c
-                    .args()
-                    .iter()
-                    .filter(|x| changes_files && !x.text.starts_with('-'));
-                for arg in writes.chain(operands) {
-                    let target = if arg.dynamic {
-                        None
-                    } else {
-                        crate::analyze::paths::resolve(arg.glob_prefix(), c.cwd.as_deref())
-                    };
-                    if let Some(t) = target {
-                        if let Some(p) = self.protected.iter().find(|p| t.starts_with(p)) {
-                            hit = Some(("self.protect".into(), format!("changes shellguard's own configuration, trust or approval files ({})", p.display())));
-                            break;
-                        }
-                    }
+                // A supervisor started from below would answer its own prompts on a
+                // terminal the agent controls.
+                Some("run") => {
+                    return Some((
+                        "self.run",
+                        "starts a new supervisor, whose prompts go to whatever terminal runs it".into(),
+                        Decision::Confirm,
+                    ))
                 }
-            }
-            if let Some((id, reason)) = hit {
-                found.push(Found {
-                    rule_id: id,
-                    reason,
-                    suggest: None,
-                    origin: "built in".into(),
-                    layer: None,
-                    decision: Decision::Deny,
-                    text: source.get(c.span.clone()).unwrap_or(source).to_string(),
-                    span: c.span.clone(),
-                    touches: Vec::new(),
-                });
+                _ => {}
             }
         }
-        let _ = paths;
+        if self.protected.is_empty() {
+            return None;
+        }
+        let writes = c
+            .redirects
+            .iter()
+            .filter(|r| r.kind != RedirectKind::Read)
+            .map(|r| &r.target);
+        let changes_files = c.program().is_some_and(|p| WRITERS.contains(&p));
+        let operands = c
+            .args()
+            .iter()
+            .filter(|x| changes_files && !x.text.starts_with('-'));
+        for arg in writes.chain(operands) {
+            if arg.dynamic {
+                continue;
+            }
+            let Some(t) = crate::analyze::paths::resolve(arg.glob_prefix(), c.cwd.as_deref())
+            else {
+                continue;
+            };
+            if let Some(p) = self.protected.iter().find(|p| t.starts_with(p)) {
+                return Some((
+                    "self.protect",
+                    format!(
+                        "changes shellguard's own configuration, trust or approval files ({})",
+                        p.display()
+                    ),
+                    Decision::Deny,
+                ));
+            }
+        }
+        None
     }
 }
 
@@ -867,10 +890,12 @@ mod tests {
             "rm -rf ~/.local/state/shellguard".to_string(),
             "shellguard trust".to_string(),
             "bash -c 'shellguard approve 12'".to_string(),
+            "shellguard watch".to_string(),
         ];
         for c in &cases {
             assert_eq!(w.decide(c), Decision::Deny, "{c}");
         }
+        assert_eq!(w.decide("shellguard run -- claude"), Decision::Confirm);
         assert_eq!(w.decide("cat .shellguard.toml"), Decision::Allow);
         assert_eq!(w.decide("shellguard check -- ls"), Decision::Allow);
     }
