@@ -2376,3 +2376,41 @@ fn fake_supervisor_entry() {
         let _ = (&conn).write_all(answer.as_bytes());
     }
 }
+
+#[test]
+fn allow_for_ten_minutes_remembers_the_identical_command_until_deny_all() {
+    let human = Human::new();
+    let pv = ProjectAndVictim::new();
+    let line = "rm -rf .git/x";
+    fs::create_dir_all(pv.project.join(".git/x")).unwrap();
+    let mut console = human.console();
+    let agent = human.agent_runs(line, &pv.project);
+    console.wait_for("fs.rm-recursive");
+    thread::sleep(Duration::from_millis(900));
+    console.send(b"a");
+    let out = agent.join().unwrap();
+    assert_eq!(out.code(), Some(0), "{}", out.show());
+    console.send(b"q");
+    let _ = console.finish();
+    // No console now: the identical command in the same directory passes from memory...
+    fs::create_dir_all(pv.project.join(".git/x")).unwrap();
+    let again = human.agent_runs(line, &pv.project).join().unwrap();
+    assert_eq!(again.code(), Some(0), "{}", again.show());
+    assert!(!pv.project.join(".git/x").exists());
+    // ...a different one does not...
+    let other = human
+        .agent_runs("rm -rf .git/y", &pv.project)
+        .join()
+        .unwrap();
+    assert_eq!(other.code(), Some(126), "{}", other.show());
+    // ...and `deny --all` forgets.
+    let mut deny = Sg::new().args(["deny", "--all"]);
+    for (k, v) in human.env() {
+        deny = deny.env(k, &v);
+    }
+    assert_eq!(deny.run().code(), Some(0));
+    fs::create_dir_all(pv.project.join(".git/x")).unwrap();
+    let forgotten = human.agent_runs(line, &pv.project).join().unwrap();
+    assert_eq!(forgotten.code(), Some(126), "{}", forgotten.show());
+    assert!(pv.project.join(".git/x").exists());
+}
