@@ -451,6 +451,11 @@ mod tests {
         ids.dedup();
         assert_eq!(before, ids.len(), "duplicate rule ids");
         for r in set.rules.iter() {
+            assert!(
+                r.catch.len() >= 3 && r.pass.len() >= 2,
+                "rule {}: needs at least 3 catch and 2 pass examples",
+                r.id
+            );
             if let Some(re) = &r.arg_regex {
                 assert!(regex::Regex::new(re).is_ok(), "rule {}: bad regex", r.id);
             }

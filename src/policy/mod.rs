@@ -955,4 +955,37 @@ mod tests {
             assert!(failures.is_empty(), "{name}: {failures:?}");
         }
     }
+
+    #[test]
+    fn a_managed_file_not_owned_by_root_is_ignored() {
+        let w = World::new("managed-owner");
+        w.managed("[[set]]\nrule = \"git.push-force\"\ndecision = \"deny\"\n");
+        assert_eq!(
+            w.decide("git push --force"),
+            Decision::Deny,
+            "root-owned: honoured"
+        );
+        let file = w.root.join("etc/config.toml");
+        if nix::unistd::getuid().is_root() {
+            nix::unistd::chown(&file, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+        }
+        let (p, _) = w.policy();
+        assert!(
+            p.notes.iter().any(|n| n.contains("must be owned by root")),
+            "{:?}",
+            p.notes
+        );
+        assert_eq!(
+            w.decide("git push --force"),
+            Decision::Confirm,
+            "not root-owned: ignored"
+        );
+        // Writable by others: ignored too.
+        if nix::unistd::getuid().is_root() {
+            nix::unistd::chown(&file, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&file, fs::Permissions::from_mode(0o666)).unwrap();
+            assert_eq!(w.decide("git push --force"), Decision::Confirm);
+        }
+    }
 }
