@@ -16,7 +16,7 @@ use crate::guard::{decide, judge, path_context, Asker, Outcome};
 use crate::policy::{Found, Policy};
 use crate::rules::Decision;
 
-/// Exit status when the line is refused (the gate also sends SIGINT itself).
+/// Exit status when the line is refused and SIGINT could not be sent (the gate then sends it).
 const REFUSED: u8 = 1;
 const USAGE: u8 = 2;
 /// More than this on stdin is not a line anybody typed: judged as far as read, and asked about.
@@ -108,8 +108,13 @@ pub fn check_line_main(args: &[String]) -> u8 {
             if !message.ends_with('\n') {
                 eprintln!();
             }
-            cancel_line(pid);
-            REFUSED
+            // The gate's own `kill -INT $$` is only for when this could not send it: a
+            // second SIGINT would land on the next prompt.
+            if cancel_line(pid) {
+                0
+            } else {
+                REFUSED
+            }
         }
     }
 }
@@ -268,11 +273,11 @@ fn discard_typeahead() {
 }
 
 /// SIGINT to the shell (only an ancestor: the pid came from `$$`), which drops the whole line.
-fn cancel_line(pid: i32) {
+fn cancel_line(pid: i32) -> bool {
     use nix::sys::signal::{kill, Signal};
-    if pid > 1 && crate::approve::procs::is_ancestor(pid as u32) {
-        let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGINT);
-    }
+    pid > 1
+        && crate::approve::procs::is_ancestor(pid as u32)
+        && kill(nix::unistd::Pid::from_raw(pid), Signal::SIGINT).is_ok()
 }
 
 fn audit(text: &str, ctx: &Context, j: &crate::guard::Judgement, policy: &Policy, o: &Outcome) {
