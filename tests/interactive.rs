@@ -279,3 +279,45 @@ fn lines_kept_out_of_history_fail_safe() {
     assert!(!exists(&s.proj().join("H")));
     let _ = s.prompts();
 }
+
+#[test]
+fn job_control_full_screen_programs_and_resizing_work() {
+    let Some(s) = Session::start("jobs") else { return };
+    s.line("sleep 100");
+    std::thread::sleep(Duration::from_millis(500));
+    s.keys(&["C-z"]);
+    s.wait_for("the job to stop", |x| x.contains("Stopped"));
+    s.line("bg; jobs");
+    s.wait_for("the job running", |x| x.contains("Running"));
+    s.line("fg");
+    std::thread::sleep(Duration::from_millis(500));
+    s.keys(&["C-c"]);
+    s.clear();
+    s.line("seq 200 | less");
+    s.wait_for("less", |x| x.lines().last().is_some_and(|l| l.starts_with(':')));
+    s.keys(&["q"]);
+    s.clear();
+    let ok = Command::new("tmux")
+        .args(["-L", &s.socket, "resize-window", "-t", "t", "-x", "90", "-y", "30"])
+        .status()
+        .unwrap()
+        .success();
+    if ok {
+        std::thread::sleep(Duration::from_millis(300));
+        s.line("stty size");
+        s.wait_for("the new size", |x| x.lines().any(|l| l == "30 90"));
+    }
+}
+
+#[test]
+fn switching_off_kill_does_not_stop_a_refusal() {
+    let Some(s) = Session::start("enable") else { return };
+    s.line("enable -n kill");
+    s.ask_and_answer("y");
+    s.line("touch K; rm -rf .git; touch L");
+    s.ask_and_answer("n");
+    s.wait_for("refusal", |x| x.contains("refused `rm -rf .git`"));
+    assert!(!exists(&s.proj().join("K")));
+    assert!(!exists(&s.proj().join("L")));
+    assert!(exists(&s.proj().join(".git")));
+}
