@@ -245,6 +245,8 @@ fn tampering_lines_are_asked_about() {
         "fc -s",
         "history() { echo 1 ls; }",
         "declare +r PS0",
+        "sh",
+        "env -i bash --norc",
     ];
     for (i, l) in lines.iter().enumerate() {
         s.clear();

@@ -188,6 +188,11 @@ fn tampering(a: &Analysis, text: &str) -> Option<(&'static str, &'static str)> {
                     "this changes PS0 or PROMPT_COMMAND, which hold shellguard's line check",
                 ))
             }
+            _ if starts_unhooked_shell(p, &args, text) => Some((
+                "interactive.shell",
+                "this starts an interactive shell without shellguard's line check \
+                 (not bash, or bash with the environment cleared): its lines are not checked",
+            )),
             _ => None,
         };
         if found.is_some() {
@@ -207,6 +212,31 @@ fn tampering(a: &Analysis, text: &str) -> Option<(&'static str, &'static str)> {
         ));
     }
     None
+}
+
+/// An interactive shell that will not carry the gate: another shell reading from the terminal
+/// (no command string, no script), or bash started with its environment cleared.
+fn starts_unhooked_shell(program: &str, args: &[&str], text: &str) -> bool {
+    const SHELLS: [&str; 11] = [
+        "sh", "dash", "ash", "zsh", "ksh", "mksh", "yash", "fish", "tcsh", "csh", "bash",
+    ];
+    if !SHELLS.contains(&program) {
+        return false;
+    }
+    // A command string or a script is judged as the line's own text (or by the shim).
+    let reads_terminal = args.iter().all(|a| {
+        a.starts_with('-') && !(a.len() > 1 && !a.starts_with("--") && a.contains('c'))
+    }) || args.iter().any(|a| *a == "-i");
+    if !reads_terminal {
+        return false;
+    }
+    if program != "bash" {
+        return true;
+    }
+    text.contains("--ignore-environment")
+        || text.split_whitespace().collect::<Vec<_>>().windows(2).any(|w| {
+            w[0] == "env" && (w[1] == "-i" || w[1] == "-" || w[1].starts_with("-u"))
+        })
 }
 
 fn is_word_char(c: char) -> bool {
@@ -342,6 +372,17 @@ mod tests {
         assert!(is_fresh(13, Some(11), Some((12, 11))));
         assert!(!is_fresh(12, Some(11), Some((12, 11))));
         assert!(!is_fresh(5, None, None));
+    }
+
+    #[test]
+    fn notices_shells_without_the_gate() {
+        assert!(starts_unhooked_shell("sh", &[], "sh"));
+        assert!(starts_unhooked_shell("dash", &["-i"], "dash -i"));
+        assert!(!starts_unhooked_shell("sh", &["-c", "ls"], "sh -c ls"));
+        assert!(!starts_unhooked_shell("sh", &["script.sh"], "sh script.sh"));
+        assert!(!starts_unhooked_shell("bash", &["--norc"], "bash --norc"));
+        assert!(starts_unhooked_shell("bash", &["--norc"], "env -i bash --norc"));
+        assert!(!starts_unhooked_shell("ls", &[], "ls"));
     }
 
     #[test]
