@@ -54,7 +54,11 @@ pub fn check_line_main(args: &[String]) -> u8 {
     }
     let text = match (&entry, fresh) {
         (Some((_, line)), true) => line.clone(),
-        _ => UNREAD_TEXT.to_string(),
+        // Unique, so an approval remembered for one unread line never lets another through.
+        _ => format!(
+            "{UNREAD_TEXT} #{}",
+            crate::approve::protocol::new_nonce()
+        ),
     };
     // Nothing typed but white space: bash runs nothing.
     if fresh && text.trim().is_empty() {
