@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cli;
 pub mod exec;
 mod guard;
+pub mod interactive;
 pub mod policy;
 pub mod rules;
 pub mod supervise;

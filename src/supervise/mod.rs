@@ -82,12 +82,25 @@ fn parse_args(args: &[String]) -> Result<Option<(&str, &[String])>, String> {
     }
 }
 
-type Failure = (u8, String);
+pub(crate) type Failure = (u8, String);
 
 fn supervise(agent: &str, agent_args: &[String]) -> Result<u8, Failure> {
     let original_path = std::env::var_os("PATH");
     let program = find_program(agent, original_path.as_deref())
         .ok_or_else(|| (NOT_FOUND, format!("{agent}: command not found")))?;
+    host(&program, agent_args, agent, &[])
+}
+
+/// Hosts `program ARGS` in a pty as `shellguard run` does (shims first on its `PATH`, `SHELL`
+/// the shim, the broker served when we are the human's terminal); `env` is set last, over
+/// those. Used by `run` and by the interactive shell.
+pub(crate) fn host(
+    program: &Path,
+    agent_args: &[String],
+    agent: &str,
+    env: &[(OsString, OsString)],
+) -> Result<u8, Failure> {
+    let original_path = std::env::var_os("PATH");
     let shims = shims_dir().map_err(|e| (SETUP_FAILED, e))?;
 
     let stdin_is_tty = io::stdin().is_terminal();
@@ -138,6 +151,9 @@ fn supervise(agent: &str, agent_args: &[String]) -> Result<u8, Failure> {
     match &supervisor {
         Some(s) => cmd.env(SUPERVISOR_ENV, s),
         None => cmd.env_remove(SUPERVISOR_ENV),
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
     }
 
     let child = pty
