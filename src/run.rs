@@ -16,27 +16,6 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     // Under its own name, a first word that is a subcommand is one; through a link named
     // bash or sh, every argument keeps its bash meaning.
     if name.starts_with("shellguard") {
-        // The interactive shell's gate, and the interactive shell itself (wired here until
-        // shell.rs calls `interactive::interactive_main` for bash's Interactive source).
-        if args.get(1).and_then(|a| a.to_str()) == Some(crate::interactive::CHECK_SUBCOMMAND) {
-            let rest: Vec<String> = args[2..]
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect();
-            return ExitCode::from(crate::interactive::check_line_main(&rest));
-        }
-        {
-            use std::io::IsTerminal;
-            let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-            let bare = args.len() == 1 && tty;
-            if bare || (args.len() == 2 && args[1] == "-i") {
-                let rest: Vec<String> = args[1..]
-                    .iter()
-                    .map(|a| a.to_string_lossy().into_owned())
-                    .collect();
-                return ExitCode::from(crate::interactive::interactive_main(&rest));
-            }
-        }
         if let Some(sub) = args.get(1).and_then(|a| a.to_str()) {
             if manage::SUBCOMMANDS.contains(&sub) {
                 let rest: Vec<String> = args[2..]

@@ -47,10 +47,18 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 .join(" ");
             (text, ctx.clone())
         }
+        Ok((_, Source::Interactive)) if kind == ShellKind::Bash => {
+            // A guarded interactive bash: the host checks each line before bash runs it.
+            let rest: Vec<String> = args[1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            return ExitCode::from(crate::interactive::interactive_main(&rest));
+        }
         Ok((_, Source::Interactive)) => {
-            // Guarding a shell that reads from a terminal line by line is its own mode, not
-            // built yet: say so rather than pretend.
-            eprintln!("shellguard: interactive guarding is not available in this version; this shell is NOT guarded");
+            // Only bash has the hook the interactive guard relies on: say so rather than
+            // pretend.
+            eprintln!("shellguard: an interactive sh is NOT guarded; use bash (`shellguard -i`)");
             return fail(exec::exec_shell(&real, &args));
         }
         Ok((

@@ -11,7 +11,10 @@ const WAIT: Duration = Duration::from_secs(20);
 const ASK: &str = "Run it? [y/a/N]";
 
 fn have_tmux() -> bool {
-    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 struct Session {
@@ -32,8 +35,7 @@ impl Session {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(root.join("run"), std::fs::Permissions::from_mode(0o700))
-            .unwrap();
+        std::fs::set_permissions(root.join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
         std::fs::write(
             root.join("home/.bashrc"),
             "PS1='U$ '\nHISTCONTROL=ignoreboth\nPROMPT_COMMAND=\"${PROMPT_COMMAND:+$PROMPT_COMMAND;}echo -n\"\n",
@@ -56,7 +58,16 @@ impl Session {
              echo EXIT=$?; sleep 30"
         );
         let ok = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", "120"])
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+            ])
             .args(["-y", "40", "-s", "t", &cmd])
             .status()
             .unwrap()
@@ -111,7 +122,10 @@ impl Session {
 
     /// Waits for the n-th prompt on the screen (the screen is cleared first by the caller).
     fn prompts(&self) -> usize {
-        self.screen().lines().filter(|l| l.starts_with("U$")).count()
+        self.screen()
+            .lines()
+            .filter(|l| l.starts_with("U$"))
+            .count()
     }
 
     fn wait_prompts(&self, n: usize) {
@@ -152,7 +166,9 @@ fn exists(p: &Path) -> bool {
 
 #[test]
 fn allowed_lines_run_and_the_exit_status_is_bashs() {
-    let Some(s) = Session::start("allowed") else { return };
+    let Some(s) = Session::start("allowed") else {
+        return;
+    };
     s.line("echo hel''lo");
     s.wait_for("hello", |x| x.lines().any(|l| l == "hello"));
     s.line("for i in 1 2; do");
@@ -165,7 +181,9 @@ fn allowed_lines_run_and_the_exit_status_is_bashs() {
 
 #[test]
 fn a_refused_line_runs_none_of_its_commands() {
-    let Some(s) = Session::start("refused") else { return };
+    let Some(s) = Session::start("refused") else {
+        return;
+    };
     s.line("touch A; rm -rf .git; touch B");
     s.ask_and_answer("n");
     s.wait_for("refusal", |x| x.contains("refused `rm -rf .git`"));
@@ -180,7 +198,9 @@ fn a_refused_line_runs_none_of_its_commands() {
 
 #[test]
 fn an_approved_line_runs_whole() {
-    let Some(s) = Session::start("approved") else { return };
+    let Some(s) = Session::start("approved") else {
+        return;
+    };
     s.line("touch A; rm -rf .git; touch B");
     s.ask_and_answer("y");
     s.wait_prompts(2);
@@ -191,7 +211,9 @@ fn an_approved_line_runs_whole() {
 
 #[test]
 fn heredocs_are_checked_whole() {
-    let Some(s) = Session::start("heredoc") else { return };
+    let Some(s) = Session::start("heredoc") else {
+        return;
+    };
     s.line("cat <<EOF");
     s.line("heredoc body");
     s.line("EOF");
@@ -214,7 +236,9 @@ fn heredocs_are_checked_whole() {
 
 #[test]
 fn child_shells_are_guarded_too() {
-    let Some(s) = Session::start("nested") else { return };
+    let Some(s) = Session::start("nested") else {
+        return;
+    };
     for (i, child) in ["bash", "bash --norc", "exec bash --norc --noprofile"]
         .iter()
         .enumerate()
@@ -227,15 +251,22 @@ fn child_shells_are_guarded_too() {
         let victim = format!("N{i}");
         s.line(&format!("touch {victim}; rm -rf .git"));
         s.ask_and_answer("n");
-        s.wait_for("refusal", |x| x.matches("refused `rm -rf .git`").count() > i);
-        assert!(!exists(&s.proj().join(&victim)), "{child}: {victim} created");
+        s.wait_for("refusal", |x| {
+            x.matches("refused `rm -rf .git`").count() > i
+        });
+        assert!(
+            !exists(&s.proj().join(&victim)),
+            "{child}: {victim} created"
+        );
         assert!(exists(&s.proj().join(".git")));
     }
 }
 
 #[test]
 fn tampering_lines_are_asked_about() {
-    let Some(s) = Session::start("tamper") else { return };
+    let Some(s) = Session::start("tamper") else {
+        return;
+    };
     let lines = [
         "shopt -u promptvars",
         "trap 'touch T' DEBUG",
@@ -266,7 +297,9 @@ fn tampering_lines_are_asked_about() {
 
 #[test]
 fn lines_kept_out_of_history_fail_safe() {
-    let Some(s) = Session::start("nohist") else { return };
+    let Some(s) = Session::start("nohist") else {
+        return;
+    };
     // ~/.bashrc asked for ignoreboth; a leading space does not hide a line.
     s.line(" touch S; rm -rf .git");
     s.ask_and_answer("n");
@@ -284,7 +317,9 @@ fn lines_kept_out_of_history_fail_safe() {
 
 #[test]
 fn job_control_full_screen_programs_and_resizing_work() {
-    let Some(s) = Session::start("jobs") else { return };
+    let Some(s) = Session::start("jobs") else {
+        return;
+    };
     s.line("sleep 100");
     std::thread::sleep(Duration::from_millis(500));
     s.keys(&["C-z"]);
@@ -296,11 +331,23 @@ fn job_control_full_screen_programs_and_resizing_work() {
     s.keys(&["C-c"]);
     s.clear();
     s.line("seq 200 | less");
-    s.wait_for("less", |x| x.lines().last().is_some_and(|l| l.starts_with(':')));
+    s.wait_for("less", |x| {
+        x.lines().last().is_some_and(|l| l.starts_with(':'))
+    });
     s.keys(&["q"]);
     s.clear();
     let ok = Command::new("tmux")
-        .args(["-L", &s.socket, "resize-window", "-t", "t", "-x", "90", "-y", "30"])
+        .args([
+            "-L",
+            &s.socket,
+            "resize-window",
+            "-t",
+            "t",
+            "-x",
+            "90",
+            "-y",
+            "30",
+        ])
         .status()
         .unwrap()
         .success();
@@ -313,7 +360,9 @@ fn job_control_full_screen_programs_and_resizing_work() {
 
 #[test]
 fn switching_off_kill_does_not_stop_a_refusal() {
-    let Some(s) = Session::start("enable") else { return };
+    let Some(s) = Session::start("enable") else {
+        return;
+    };
     s.line("enable -n kill");
     s.ask_and_answer("y");
     s.line("touch K; rm -rf .git; touch L");

@@ -12,7 +12,17 @@ use crate::rules::RuleSet;
 
 /// Words that name a management subcommand when shellguard is run under its own name.
 pub const SUBCOMMANDS: &[&str] = &[
-    "check", "explain", "rules", "run", "watch", "approve", "deny", "log", "init", "trust",
+    "check",
+    "explain",
+    "rules",
+    "run",
+    "watch",
+    "approve",
+    "deny",
+    "log",
+    "init",
+    "trust",
+    crate::interactive::CHECK_SUBCOMMAND,
 ];
 
 /// Exit status of a usage error.
@@ -29,6 +39,7 @@ pub fn main(sub: &str, args: &[String]) -> u8 {
         "log" => crate::cli::log::main(args, &Context::from_process().vars),
         "watch" => crate::approve::watch::watch_main(args, &Context::from_process().vars),
         "run" => crate::supervise::run_main(args),
+        crate::interactive::CHECK_SUBCOMMAND => crate::interactive::check_line_main(args),
         "approve" => crate::policy::approvals::approve_main(args, &Context::from_process().vars),
         "deny" => crate::policy::approvals::deny_main(args, &Context::from_process().vars),
         other => {

@@ -27,7 +27,9 @@ const UNREAD_TEXT: &str = "(a line shellguard could not read: it did not reach b
 
 pub fn check_line_main(args: &[String]) -> u8 {
     let [dir, pid, prompt_n, shell_id] = args else {
-        eprintln!("shellguard: usage: shellguard __interactive-check DIR SHELL_PID PROMPT_N SHELL_ID");
+        eprintln!(
+            "shellguard: usage: shellguard __interactive-check DIR SHELL_PID PROMPT_N SHELL_ID"
+        );
         return USAGE;
     };
     let Ok(pid) = pid.parse::<i32>() else {
@@ -39,7 +41,11 @@ pub fn check_line_main(args: &[String]) -> u8 {
     let raw = String::from_utf8_lossy(&raw);
     let entry = parse_history(&raw);
 
-    let shell_id: String = shell_id.chars().filter(char::is_ascii_digit).take(20).collect();
+    let shell_id: String = shell_id
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(20)
+        .collect();
     let seen_file = Path::new(dir).join(format!("seen-{pid}-{shell_id}"));
     let stored = read_seen(&seen_file);
     let fresh = entry
@@ -55,10 +61,7 @@ pub fn check_line_main(args: &[String]) -> u8 {
     let text = match (&entry, fresh) {
         (Some((_, line)), true) => line.clone(),
         // Unique, so an approval remembered for one unread line never lets another through.
-        _ => format!(
-            "{UNREAD_TEXT} #{}",
-            crate::approve::protocol::new_nonce()
-        ),
+        _ => format!("{UNREAD_TEXT} #{}", crate::approve::protocol::new_nonce()),
     };
     // Nothing typed but white space: bash runs nothing.
     if fresh && text.trim().is_empty() {
@@ -171,7 +174,7 @@ fn tampering(a: &Analysis, text: &str) -> Option<(&'static str, &'static str)> {
                 "interactive.bind",
                 "`bind` can rebind Enter or run text without the line check",
             )),
-            "fc" if !args.iter().any(|a| *a == "-l") => Some((
+            "fc" if !args.contains(&"-l") => Some((
                 "interactive.fc",
                 "`fc` runs lines from history without the line check",
             )),
@@ -228,9 +231,10 @@ fn starts_unhooked_shell(program: &str, args: &[&str], text: &str) -> bool {
         return false;
     }
     // A command string or a script is judged as the line's own text (or by the shim).
-    let reads_terminal = args.iter().all(|a| {
-        a.starts_with('-') && !(a.len() > 1 && !a.starts_with("--") && a.contains('c'))
-    }) || args.iter().any(|a| *a == "-i");
+    let reads_terminal = args
+        .iter()
+        .all(|a| a.starts_with('-') && !(a.len() > 1 && !a.starts_with("--") && a.contains('c')))
+        || args.contains(&"-i");
     if !reads_terminal {
         return false;
     }
@@ -238,9 +242,11 @@ fn starts_unhooked_shell(program: &str, args: &[&str], text: &str) -> bool {
         return true;
     }
     text.contains("--ignore-environment")
-        || text.split_whitespace().collect::<Vec<_>>().windows(2).any(|w| {
-            w[0] == "env" && (w[1] == "-i" || w[1] == "-" || w[1].starts_with("-u"))
-        })
+        || text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w[0] == "env" && (w[1] == "-i" || w[1] == "-" || w[1].starts_with("-u")))
 }
 
 fn is_word_char(c: char) -> bool {
@@ -351,13 +357,19 @@ mod tests {
 
     #[test]
     fn reads_history_entries() {
-        assert_eq!(parse_history("   11  echo one\n"), Some((11, "echo one".into())));
+        assert_eq!(
+            parse_history("   11  echo one\n"),
+            Some((11, "echo one".into()))
+        );
         assert_eq!(parse_history("  123* ls\n"), Some((123, "ls".into())));
         assert_eq!(
             parse_history("    6  cat <<X\nhello\nX\n"),
             Some((6, "cat <<X\nhello\nX".into()))
         );
-        assert_eq!(parse_history("    7   echo spaced\n"), Some((7, " echo spaced".into())));
+        assert_eq!(
+            parse_history("    7   echo spaced\n"),
+            Some((7, " echo spaced".into()))
+        );
         assert_eq!(parse_history(""), None);
     }
 
@@ -385,7 +397,11 @@ mod tests {
         assert!(!starts_unhooked_shell("sh", &["-c", "ls"], "sh -c ls"));
         assert!(!starts_unhooked_shell("sh", &["script.sh"], "sh script.sh"));
         assert!(!starts_unhooked_shell("bash", &["--norc"], "bash --norc"));
-        assert!(starts_unhooked_shell("bash", &["--norc"], "env -i bash --norc"));
+        assert!(starts_unhooked_shell(
+            "bash",
+            &["--norc"],
+            "env -i bash --norc"
+        ));
         assert!(!starts_unhooked_shell("ls", &[], "ls"));
     }
 
