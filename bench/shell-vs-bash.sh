@@ -23,12 +23,11 @@ runs=${RUNS:-300}
 warmup=${WARMUP:-30}
 
 if ! command -v hyperfine >/dev/null 2>&1; then
-    cat >&2 <<'EOF'
-shell-vs-bash.sh: hyperfine is not installed. Install it with one of:
-    sudo apt-get update && sudo apt-get install -y hyperfine     (Debian, Ubuntu)
-    brew install hyperfine                                       (macOS)
-    cargo install --locked hyperfine                             (anywhere with Rust)
-EOF
+    printf '%s\n' >&2 \
+        "shell-vs-bash.sh: hyperfine is not installed. Install it with one of:" \
+        "    sudo apt-get update && sudo apt-get install -y hyperfine     (Debian, Ubuntu)" \
+        "    brew install hyperfine                                       (macOS)" \
+        "    cargo install --locked hyperfine                             (anywhere with Rust)"
     exit 2
 fi
 cc=$(command -v gcc || command -v cc || true)
@@ -132,7 +131,8 @@ for run in claude true; do
 done
 
 echo
-echo "== whole process: shellguard check -- 'echo hi' against true"
-hyperfine -N --warmup "$warmup" --runs "$runs" \
-    -n true "true" \
+echo "== whole process: shellguard check -- 'echo hi' (judge, print, no exec) against true"
+hyperfine -N --warmup "$warmup" --runs "$runs" --export-csv "$work/check.csv" \
+    -n true "$(command -v true)" \
     -n 'shellguard check' "$shellguard check -- 'echo hi'"
+awk -F, 'NR > 1 { printf "%-18s %7.3f±%-5.3f ms\n", $1, $2 * 1000, $3 * 1000 }' "$work/check.csv"

@@ -1,6 +1,6 @@
-//! The cost of judging a command: analysis plus rule matching, the path every allowed
-//! command takes before shellguard execs bash (`guard::judge` without its time and memory
-//! limits, which cost two syscalls).
+//! The cost of judging a command: analysis plus the policy's decision (built-in rules and
+//! self-protection), the path every allowed command takes before shellguard execs bash
+//! (`guard::judge` without its time and memory limits, which cost a few syscalls).
 //!
 //! Run: `cargo bench --bench analyze` (all), or e.g. `cargo bench --bench analyze -- script`.
 //! The `script` group reports throughput in bytes per second: equal throughput at 10 KB,
@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use shellguard::analyze::{analyze, Context, PathContext};
+use shellguard::policy::Policy;
 use shellguard::rules::{evaluate, Decision, RuleSet};
 
 /// A 60-byte command shaped like what Claude Code sends once its wrapper is unwrapped.
@@ -112,55 +113,82 @@ fn context() -> Context {
 }
 
 /// What `guard::judge` does, minus arming the limits.
-fn judge(text: &str, ctx: &Context, set: &RuleSet) -> Decision {
+fn judge(text: &str, ctx: &Context, policy: &Policy) -> Decision {
     let analysis = analyze(text, ctx);
-    let paths = PathContext::new(
+    policy.decide(&analysis, &path_context(ctx), text).decision
+}
+
+/// As `guard::path_context`: a new one per text, so the project root is looked up each time.
+fn path_context(ctx: &Context) -> PathContext {
+    PathContext::new(
         ctx.cwd.clone(),
         ctx.vars.get("HOME").map(Into::into),
         ctx.vars.get("TMPDIR").map(Into::into),
-    );
-    evaluate(&analysis, set, &paths, text).decision
+    )
+}
+
+/// The policy of a process with no config files (`HOME` does not exist): built-in rules only.
+fn load_policy(ctx: &Context) -> Policy {
+    Policy::load(ctx, &path_context(ctx))
 }
 
 fn bench_short(c: &mut Criterion) {
     let ctx = context();
-    let set = RuleSet::builtin();
+    let policy = load_policy(&ctx);
     // Compile whatever the rule set compiles lazily, as the first command of a process would.
-    let _ = judge(CLAUDE_WRAPPED, &ctx, set);
+    let _ = judge(CLAUDE_WRAPPED, &ctx, &policy);
     assert_eq!(SHORT.len(), 60);
-    assert_eq!(judge(SHORT, &ctx, set), Decision::Allow);
-    assert_eq!(judge(CLAUDE_WRAPPED, &ctx, set), Decision::Allow);
+    assert_eq!(judge(SHORT, &ctx, &policy), Decision::Allow);
+    assert_eq!(judge(CLAUDE_WRAPPED, &ctx, &policy), Decision::Allow);
 
     let mut g = c.benchmark_group("command");
     g.throughput(Throughput::Bytes(SHORT.len() as u64));
     g.bench_function("claude_60B", |b| {
-        b.iter(|| judge(black_box(SHORT), &ctx, set))
-    });
-    g.throughput(Throughput::Bytes(CLAUDE_WRAPPED.len() as u64));
-    g.bench_function("claude_wrapped", |b| {
-        b.iter(|| judge(black_box(CLAUDE_WRAPPED), &ctx, set))
+        b.iter(|| judge(black_box(SHORT), &ctx, &policy))
     });
     g.bench_function("analyze_only_60B", |b| {
         b.iter(|| analyze(black_box(SHORT), &ctx))
     });
+    let analysis = analyze(SHORT, &ctx);
+    g.bench_function("decide_only_60B", |b| {
+        b.iter(|| {
+            let paths = path_context(&ctx);
+            policy.decide(black_box(&analysis), &paths, SHORT).decision
+        })
+    });
+    g.bench_function("builtin_rules_only_60B", |b| {
+        b.iter(|| {
+            let paths = path_context(&ctx);
+            evaluate(black_box(&analysis), RuleSet::builtin(), &paths, SHORT).decision
+        })
+    });
+    g.throughput(Throughput::Bytes(CLAUDE_WRAPPED.len() as u64));
+    g.bench_function("claude_wrapped", |b| {
+        b.iter(|| judge(black_box(CLAUDE_WRAPPED), &ctx, &policy))
+    });
+    g.finish();
+
+    // Once per process, before the first judgement.
+    let mut g = c.benchmark_group("process");
     g.bench_function("context_from_process", |b| b.iter(Context::from_process));
+    g.bench_function("policy_load", |b| b.iter(|| load_policy(black_box(&ctx))));
     g.finish();
 }
 
 fn bench_singles(c: &mut Criterion) {
     let ctx = context();
-    let set = RuleSet::builtin();
+    let policy = load_policy(&ctx);
     let mut g = c.benchmark_group("single");
     for (name, cmd) in SINGLES {
-        let _ = judge(cmd, &ctx, set);
-        g.bench_function(*name, |b| b.iter(|| judge(black_box(cmd), &ctx, set)));
+        let _ = judge(cmd, &ctx, &policy);
+        g.bench_function(*name, |b| b.iter(|| judge(black_box(cmd), &ctx, &policy)));
     }
     g.finish();
 }
 
 fn bench_scripts(c: &mut Criterion) {
     let ctx = context();
-    let set = RuleSet::builtin();
+    let policy = load_policy(&ctx);
     let mut g = c.benchmark_group("script");
     g.sample_size(10);
     for size in [10 << 10, 100 << 10, 1 << 20] {
@@ -169,11 +197,11 @@ fn bench_scripts(c: &mut Criterion) {
         // complex (which would be a cheap early exit and measure nothing).
         let a = analyze(&text, &ctx);
         assert!(a.findings.is_empty(), "{:?}", &a.findings[..1]);
-        let _ = judge(&text, &ctx, set);
+        let _ = judge(&text, &ctx, &policy);
         g.throughput(Throughput::Bytes(text.len() as u64));
         let label = format!("{}KB", size >> 10);
         g.bench_with_input(BenchmarkId::from_parameter(label), &text, |b, t| {
-            b.iter(|| judge(black_box(t), &ctx, set))
+            b.iter(|| judge(black_box(t), &ctx, &policy))
         });
     }
     g.finish();
