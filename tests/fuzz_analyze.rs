@@ -42,18 +42,7 @@ const CHILD_MEMORY: u64 = 256 << 20;
 /// reported, not failed, so the test guards against new ones; each has a case in
 /// `known_faults_are_judged` (ignored until fixed). Remove an entry once it is fixed.
 /// `fuzz/fuzz_targets/analyze.rs` keeps the same list.
-const KNOWN_PANICS: &[(&str, &str)] = &[
-    // `echo 99999999999>x`: a descriptor number too big for an i32 (`w.parse().unwrap()`).
-    ("brush-parser-0.4.0/src/parser/peg.rs", "ParseIntError"),
-    // `ls ~99999999999999999999`: a directory-stack index too big for a usize.
-    ("brush-parser-0.4.0/src/word.rs", "ParseIntError"),
-    // `$(<<EOF\n)\nEOF`: a heredoc cut by the end of a command substitution.
-    ("brush-parser-0.4.0/src/tokenizer.rs", "on a `None` value"),
-    // `ssh -é host`: the last byte of an option is not a character.
-    ("src/analyze/wrappers.rs", "is not a char boundary"),
-    // A rule with an empty flag alternative (`flags = ["-f|"]`) in a configuration file.
-    ("src/rules/matcher.rs", "out of bounds of ``"),
-];
+const KNOWN_PANICS: &[(&str, &str)] = &[];
 
 fn is_known_panic(msg: &str) -> bool {
     let (file, text) = msg.split_once(": ").unwrap_or((msg, ""));
@@ -989,22 +978,6 @@ fn config_loader_never_panics() {
 /// Inputs the bare analyser cannot handle: (input, what happens in `guard::judge`).
 const KNOWN_FAULTS: &[(&str, &str)] = &[
     (
-        "echo 99999999999>x",
-        "brush-parser panics (i32 overflow in io_number): exit 101",
-    ),
-    (
-        "ls ~99999999999999999999",
-        "brush-parser panics (usize overflow in ~N): exit 101",
-    ),
-    (
-        "$(<<EOF\n)\nEOF",
-        "brush-parser panics (tokenizer unwrap): exit 101",
-    ),
-    (
-        "ssh -é host uptime",
-        "shellguard panics (wrappers.rs, ssh option bundle): exit 101",
-    ),
-    (
         "<<\r ",
         "brush-parser allocates without bound: cap, exit 126 after ~0.4 s",
     ),
@@ -1027,11 +1000,40 @@ const KNOWN_FAULTS: &[(&str, &str)] = &[
 ];
 
 /// Configuration files that make the shell fail: (project file, command, what happens).
-const KNOWN_CONFIG_FAULTS: &[(&str, &str, &str)] = &[(
-    "[[rule]]\nid = \"x.y\"\ndecision = \"confirm\"\nreason = \"r\"\nprogram = [\"git\"]\nflags = [\"-f|\"]\n",
-    "git status -s",
-    "an empty flag alternative: shellguard panics (matcher.rs) on every git command with a flag",
-)];
+const KNOWN_CONFIG_FAULTS: &[(&str, &str, &str)] = &[];
+
+/// Faults found by fuzzing and fixed: each must now be judged like any other input, without a
+/// crash (the parser's own panics become "cannot read this input": confirm).
+const FIXED_FAULTS: &[(&str, &str)] = &[
+    ("echo 99999999999>x", "confirm"),
+    ("ls ~99999999999999999999", "confirm"),
+    ("$(<<EOF\n)\nEOF", "confirm"),
+    ("ssh -é host uptime", "allow"),
+    ("f() { :; }; f() { cd /; }; f; rm -rf etc", "confirm"),
+];
+
+#[test]
+fn fixed_faults_are_judged() {
+    let dir = Scratch::new("fixed", None);
+    for (text, want) in FIXED_FAULTS {
+        let out = shellguard_check(&dir, text);
+        assert_eq!(out.status.code(), Some(0), "{text:?}: {out:?}");
+        let first = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        assert_eq!(first, *want, "{text:?}");
+        assert!(out.stderr.is_empty(), "{text:?} wrote to stderr: {out:?}");
+    }
+    let cfg = Scratch::new("fixed-config", Some("[[rule]]\nid = \"x.y\"\ndecision = \"confirm\"\nreason = \"r\"\nprogram = [\"git\"]\nflags = [\"-f|\"]\n"));
+    let out = shellguard_check(&cfg, "git status -s");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("empty alternative"),
+        "{out:?}"
+    );
+}
 
 /// A project directory (with `.git` and `config` as its `.shellguard.toml`) and a home.
 struct Scratch(PathBuf);

@@ -17,18 +17,7 @@ use shellguard::policy::Policy;
 use shellguard::rules::{evaluate, Decision, RuleSet};
 
 /// Panics known and not fixed yet: (file the panic is in, text of its message).
-const KNOWN_PANICS: &[(&str, &str)] = &[
-    // `echo 99999999999>x`: a descriptor number too big for an i32 (`w.parse().unwrap()`).
-    ("brush-parser-0.4.0/src/parser/peg.rs", "ParseIntError"),
-    // `ls ~99999999999999999999`: a directory-stack index too big for a usize.
-    ("brush-parser-0.4.0/src/word.rs", "ParseIntError"),
-    // `$(<<EOF\n)\nEOF`: a heredoc cut by the end of a command substitution.
-    ("brush-parser-0.4.0/src/tokenizer.rs", "on a `None` value"),
-    // `ssh -é host`: the last byte of an option is not a character.
-    ("src/analyze/wrappers.rs", "is not a char boundary"),
-    // A rule with an empty flag alternative (`flags = ["-f|"]`) in a configuration file.
-    ("src/rules/matcher.rs", "out of bounds of ``"),
-];
+const KNOWN_PANICS: &[(&str, &str)] = &[];
 
 fn known_panic(info: &PanicHookInfo) -> bool {
     let file = info.location().map(|l| l.file()).unwrap_or("");

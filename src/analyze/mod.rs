@@ -246,6 +246,41 @@ impl Context {
 }
 
 /// Analyse shell text: every command it would run, and what cannot be known.
+///
+/// Never panics: brush-parser has a few inputs it panics on (numbers that overflow in a
+/// redirection or a `~N`); those become a parse-error finding, so the line is asked about
+/// like any other input that cannot be read.
 pub fn analyze(text: &str, ctx: &Context) -> Analysis {
-    walk::analyze_top(text, ctx)
+    quiet_panics_in_analysis();
+    IN_ANALYSIS.with(|f| f.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        walk::analyze_top(text, ctx)
+    }));
+    IN_ANALYSIS.with(|f| f.set(false));
+    result.unwrap_or_else(|_| Analysis {
+        commands: Vec::new(),
+        findings: vec![Finding {
+            kind: FindingKind::ParseError,
+            span: 0..text.len(),
+            detail: "the shell parser failed on this input".into(),
+        }],
+    })
+}
+
+thread_local! {
+    static IN_ANALYSIS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A panic caught inside the analysis is an expected outcome, not a crash report: keep it
+/// off stderr (which belongs to the command), and leave every other panic to the usual hook.
+fn quiet_panics_in_analysis() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_ANALYSIS.with(|f| f.get()) {
+                previous(info);
+            }
+        }));
+    });
 }

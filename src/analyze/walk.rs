@@ -1,6 +1,7 @@
 //! The walk over bash's syntax tree: every command that would run, in order, with the state
 //! that decides what its words mean (working directory, variables, positional parameters).
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -44,10 +45,10 @@ pub(super) struct Walker<'a> {
     pub top: &'a str,
     pub out: Analysis,
     options: ParserOptions,
-    /// Functions defined so far, so a call to one is not an unknown program.
-    functions: Vec<String>,
-    /// Whether each function's body changes the working directory.
-    function_effects: Vec<(String, bool)>,
+    /// Functions defined so far (so a call to one is not an unknown program), and whether
+    /// any of their definitions changes the working directory: a later definition may sit in
+    /// a branch that does not run, so every definition counts.
+    functions: HashMap<String, bool>,
     too_complex: bool,
 }
 
@@ -61,8 +62,7 @@ pub(super) fn analyze_top(text: &str, ctx: &Context) -> Analysis {
             sh_mode: ctx.posix,
             ..ParserOptions::default()
         },
-        functions: Vec::new(),
-        function_effects: Vec::new(),
+        functions: HashMap::new(),
         too_complex: false,
     };
     let mut st = State {
@@ -311,7 +311,7 @@ impl<'a> Walker<'a> {
 
     fn function(&mut self, f: &ast::FunctionDefinition, src: &Src, frame: &Frame, st: &mut State) {
         let name = f.fname.value.clone();
-        self.functions.push(name.clone());
+        self.functions.entry(name.clone()).or_insert(false);
         let start = self.out.commands.len();
         // The body runs when the function is called, with arguments nobody knows here.
         let mut inner = st.clone();
@@ -324,8 +324,7 @@ impl<'a> Walker<'a> {
             }
         }
         self.compound(&f.body.0, stdin, src, frame, &mut inner);
-        self.function_effects
-            .push((name.clone(), inner.cwd != st.cwd));
+        *self.functions.entry(name.clone()).or_insert(false) |= inner.cwd != st.cwd;
         // A function that calls itself twice through a pipe or into the background
         // multiplies until the machine stops.
         if fork_bomb_body(&f.body.0, &name) {
@@ -833,7 +832,7 @@ impl<'a> Walker<'a> {
 
     fn is_function_call(&self, cmd: &Command) -> bool {
         let t = &cmd.argv[0].text;
-        !t.is_empty() && self.functions.iter().any(|f| f == t)
+        !t.is_empty() && self.functions.contains_key(t.as_str())
     }
 
     fn assignment(
@@ -888,12 +887,7 @@ impl<'a> Walker<'a> {
             prog = args[0].text.as_str();
             args = &args[1..];
         }
-        if let Some(changed) = self
-            .function_effects
-            .iter()
-            .find(|(n, _)| n == prog)
-            .map(|(_, c)| *c)
-        {
+        if let Some(&changed) = self.functions.get(prog) {
             // A function whose body changes directory: after the call, where we are is not
             // known here.
             if changed {

@@ -1245,8 +1245,8 @@ impl Walker<'_> {
                 break;
             }
             // The last letter of a bundle may take a value: `-vp 22`.
-            let last = &t[t.len() - 1..];
-            let takes = VALUE.iter().any(|v| &v[1..] == last) && !t.starts_with("--");
+            let last = t.chars().last().unwrap_or('-');
+            let takes = VALUE.iter().any(|v| v.ends_with(last)) && !t.starts_with("--");
             i += if takes { 2 } else { 1 };
         }
         let Some(host) = args.get(i) else { return };

@@ -209,6 +209,22 @@ fn check(path: &Path, text: &str, f: &ConfigFile) -> Vec<ConfigError> {
                 );
             }
         }
+        let patterns = r
+            .flags
+            .iter()
+            .chain(r.not_flags.iter())
+            .chain(r.args.iter())
+            .chain(r.not_args.iter())
+            .chain(r.subcommand.iter())
+            .chain(r.redirect.iter());
+        for p in patterns {
+            if p.split('|').any(str::is_empty) {
+                err(
+                    &format!("\"{p}\""),
+                    format!("rule `{}`: `{p}` has an empty alternative", r.id),
+                );
+            }
+        }
         if r.program.is_empty()
             && r.finding.is_none()
             && r.redirect.is_empty()
@@ -324,6 +340,7 @@ mod tests {
             ("[[rule]]\nid = \"a\"\ndecision = \"deny\"\nreason = \"r\"\nprogram = [\"x\"]\n[[rule]]\nid = \"a\"\ndecision = \"deny\"\nreason = \"r\"\nprogram = [\"y\"]", "duplicate rule id `a`"),
             ("[[rule]]\nid = \"a\"\ndecision = \"maybe\"\nreason = \"r\"", "cfg.toml:3:12: unknown variant `maybe`"),
             ("[[allow]]\npaths = [\"~/x\"]", "needs exactly one of `command` or `rule`"),
+            ("[[rule]]\nid = \"a\"\ndecision = \"deny\"\nreason = \"r\"\nprogram = [\"x\"]\nflags = [\"-f|\"]", "cfg.toml:6:10: rule `a`: `-f|` has an empty alternative"),
         ];
         for (text, want) in cases {
             let got = errors(text);

@@ -454,7 +454,7 @@ fn flag_name_matches(alt: &str, flag: &str, value_letters: &str) -> bool {
     if flag == alt {
         return true;
     }
-    let Some(letter) = alt[1..].chars().next() else {
+    let Some(letter) = alt.get(1..).and_then(|a| a.chars().next()) else {
         return false;
     };
     if !flag.starts_with('-') || flag.starts_with("--") || flag.len() <= 2 {
