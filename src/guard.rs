@@ -231,6 +231,39 @@ fn broker_request(a: &Asker, d: &Decided, cwd: &str) -> protocol::Request {
     }
 }
 
+/// One line in the audit log (and the system log when configured) for every decision. A log
+/// that cannot be written never stops a command: the decision was already made.
+pub fn audit(text: &str, ctx: &Context, j: &Judgement, policy: &Policy, outcome: &Outcome) {
+    let Some(path) = crate::audit::log_path(&ctx.vars) else {
+        return;
+    };
+    let cwd = ctx
+        .cwd
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut rec =
+        crate::audit::Record::new(text, &cwd, &j.analysis, &j.decided, policy.mode, &ctx.vars);
+    match outcome {
+        Outcome::Run {
+            approved_by,
+            request_id,
+        } => {
+            rec.outcome = "ran".into();
+            rec.approved_by = approved_by.map(str::to_string);
+            rec.request_id = request_id.clone();
+        }
+        Outcome::Refuse { request_id, .. } => {
+            rec.outcome = "refused".into();
+            rec.request_id = request_id.clone();
+        }
+    }
+    let _ = crate::audit::append(&path, &rec);
+    if policy.syslog {
+        let _ = crate::audit::to_syslog(&rec);
+    }
+}
+
 pub fn prompt_request(text: &str, d: &Decided, policy: &Policy) -> PromptRequest {
     let strict: Vec<_> = d
         .found

@@ -131,7 +131,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         policy: &policy,
     };
     let outcome = decide(&j, &asker);
-    audit(&text, &ctx, &j, &policy, &outcome);
+    crate::guard::audit(&text, &ctx, &j, &policy, &outcome);
     match outcome {
         Outcome::Run { .. } => {
             if let Some(bytes) = stdin_script {
@@ -146,45 +146,6 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             eprint!("{message}");
             ExitCode::from(REFUSED)
         }
-    }
-}
-
-/// One line in the audit log (and the system log when configured) for every decision. A log
-/// that cannot be written never stops a command: the decision was already made.
-fn audit(
-    text: &str,
-    ctx: &Context,
-    j: &crate::guard::Judgement,
-    policy: &Policy,
-    outcome: &Outcome,
-) {
-    let Some(path) = crate::audit::log_path(&ctx.vars) else {
-        return;
-    };
-    let cwd = ctx
-        .cwd
-        .as_ref()
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut rec =
-        crate::audit::Record::new(text, &cwd, &j.analysis, &j.decided, policy.mode, &ctx.vars);
-    match outcome {
-        Outcome::Run {
-            approved_by,
-            request_id,
-        } => {
-            rec.outcome = "ran".into();
-            rec.approved_by = approved_by.map(str::to_string);
-            rec.request_id = request_id.clone();
-        }
-        Outcome::Refuse { request_id, .. } => {
-            rec.outcome = "refused".into();
-            rec.request_id = request_id.clone();
-        }
-    }
-    let _ = crate::audit::append(&path, &rec);
-    if policy.syslog {
-        let _ = crate::audit::to_syslog(&rec);
     }
 }
 

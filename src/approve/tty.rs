@@ -128,7 +128,10 @@ fn reset_style(out: &mut impl Write) -> io::Result<()> {
     out.flush()
 }
 
-fn draw(out: &mut impl Write, req: &PromptRequest) -> io::Result<()> {
+/// The prompt's content: header, command, and each rule with what it touches and a safer
+/// way. Shared with the supervisor's prompt, which adds who asked. Every piece of text that
+/// came from the request is sanitised.
+pub(crate) fn draw(out: &mut impl Write, req: &PromptRequest) -> io::Result<()> {
     queue!(
         out,
         style::SetAttribute(Attribute::Reset),

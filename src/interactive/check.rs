@@ -103,7 +103,7 @@ pub fn check_line_main(args: &[String]) -> u8 {
             policy: &policy,
         },
     );
-    audit(&text, &ctx, &j, &policy, &outcome);
+    crate::guard::audit(&text, &ctx, &j, &policy, &outcome);
     if asked {
         // Keys typed while the question was up (a `y` sent with the line) are not the next line.
         discard_typeahead();
@@ -318,37 +318,6 @@ fn cancel_line(pid: i32) -> bool {
     pid > 1
         && crate::approve::procs::is_ancestor(pid as u32)
         && kill(nix::unistd::Pid::from_raw(pid), Signal::SIGINT).is_ok()
-}
-
-fn audit(text: &str, ctx: &Context, j: &crate::guard::Judgement, policy: &Policy, o: &Outcome) {
-    let Some(path) = crate::audit::log_path(&ctx.vars) else {
-        return;
-    };
-    let cwd = ctx
-        .cwd
-        .as_ref()
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut rec =
-        crate::audit::Record::new(text, &cwd, &j.analysis, &j.decided, policy.mode, &ctx.vars);
-    match o {
-        Outcome::Run {
-            approved_by,
-            request_id,
-        } => {
-            rec.outcome = "ran".into();
-            rec.approved_by = approved_by.map(str::to_string);
-            rec.request_id = request_id.clone();
-        }
-        Outcome::Refuse { request_id, .. } => {
-            rec.outcome = "refused".into();
-            rec.request_id = request_id.clone();
-        }
-    }
-    let _ = crate::audit::append(&path, &rec);
-    if policy.syslog {
-        let _ = crate::audit::to_syslog(&rec);
-    }
 }
 
 #[cfg(test)]

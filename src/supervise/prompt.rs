@@ -5,20 +5,18 @@
 //! alternative. The supervisor adds who asked (agent, pid, request id, directory) and a third
 //! answer, "allow for 10 minutes".
 //!
-//! DEDUP: `draw_command` and `emit_run` are copies of the private functions of the same name in
-//! `approve/tty.rs`, and `draw_prompt` is an adapted copy of its `draw`; the key decoder is a
-//! reworked copy of its `Keys`. Once tty.rs exposes them, this module should call them.
+//! The content itself is drawn by `approve::tty::draw`. The key decoder here is stricter than
+//! tty.rs's (terminal replies such as title reports are never read as keys).
 
 use std::io::{self, Write};
-use std::ops::Range;
 use std::time::Duration;
 
-use crossterm::style::{Attribute, ContentStyle, PrintStyledContent, Stylize};
+use crossterm::style::{PrintStyledContent, Stylize};
 use crossterm::terminal::{Clear, ClearType};
-use crossterm::{cursor, queue, style};
+use crossterm::{queue, style};
 
 use crate::approve::protocol::Request;
-use crate::approve::sanitize::{escape, for_display};
+use crate::approve::sanitize::for_display;
 use crate::approve::{PromptMatch, PromptRequest};
 
 /// "Allow for N minutes" at the prompt: the `a` key.
@@ -69,42 +67,7 @@ pub fn prompt_request(req: &Request, timeout: Duration) -> PromptRequest {
 /// text that came from the request is sanitised: the agent chooses the command, and could
 /// otherwise draw over the prompt.
 pub fn draw_prompt(out: &mut impl Write, req: &PromptRequest, about: &About) -> io::Result<()> {
-    queue!(
-        out,
-        style::SetAttribute(Attribute::Reset),
-        style::ResetColor,
-        cursor::Show,
-        PrintStyledContent(
-            "shellguard: this command needs your approval"
-                .bold()
-                .yellow()
-        ),
-        style::Print("\r\n")
-    )?;
-    draw_command(out, &req.command, &req.highlights)?;
-    for m in &req.matches {
-        queue!(
-            out,
-            style::Print("  "),
-            PrintStyledContent(format!("rule {}", for_display(&m.rule_id)).bold()),
-            style::Print(format!(": {}\r\n", for_display(&m.reason)))
-        )?;
-        if !m.touches.is_empty() {
-            let touches: Vec<String> = m.touches.iter().map(|t| for_display(t)).collect();
-            queue!(
-                out,
-                style::Print(format!("    touches: {}\r\n", touches.join(", ")))
-            )?;
-        }
-        if let Some(s) = &m.suggestion {
-            queue!(
-                out,
-                style::Print("    "),
-                PrintStyledContent("safer:".green()),
-                style::Print(format!(" {}\r\n", for_display(s)))
-            )?;
-        }
-    }
+    crate::approve::tty::draw(out, req)?;
     let agent = about.agent.map(for_display);
     let asker = match agent {
         Some(a) => format!("{a} (pid {})", about.pid),
@@ -141,63 +104,6 @@ pub fn draw_question(out: &mut impl Write, secs: Option<u64>) -> io::Result<()> 
         PrintStyledContent("Run it?".bold()),
         style::Print(format!(" [y/a/N]{countdown} "))
     )
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Piece {
-    Plain,
-    Escaped,
-    LineBreak,
-}
-
-/// Copied from `approve::tty::draw_command`: the command, escaped, with highlighted byte ranges
-/// of the original string.
-fn draw_command(
-    out: &mut impl Write,
-    command: &str,
-    highlights: &[Range<usize>],
-) -> io::Result<()> {
-    let highlighted = |start: usize, len: usize| {
-        highlights
-            .iter()
-            .any(|r| r.start < r.end && r.start < start + len && start < r.end)
-    };
-
-    let mut run = String::new();
-    let mut run_style: Option<(Piece, bool)> = None;
-    queue!(out, style::Print("  $ "))?;
-    for (i, c) in command.char_indices() {
-        let hl = highlighted(i, c.len_utf8());
-        let (piece, text) = match escape(c) {
-            Some(_) if c == '\n' => (Piece::LineBreak, "\r\n    ".to_owned()),
-            Some(esc) => (Piece::Escaped, esc),
-            None => (Piece::Plain, c.to_string()),
-        };
-        let key = (piece, hl && piece != Piece::LineBreak);
-        if run_style != Some(key) {
-            if let Some(prev) = run_style {
-                emit_run(out, prev, &run)?;
-            }
-            run.clear();
-            run_style = Some(key);
-        }
-        run.push_str(&text);
-    }
-    if let Some(prev) = run_style {
-        emit_run(out, prev, &run)?;
-    }
-    queue!(out, style::Print("\r\n"))
-}
-
-fn emit_run(out: &mut impl Write, (piece, hl): (Piece, bool), text: &str) -> io::Result<()> {
-    let mut st = ContentStyle::new();
-    if piece == Piece::Escaped {
-        st = st.magenta().underlined();
-    }
-    if hl {
-        st = st.red().bold().reverse();
-    }
-    queue!(out, PrintStyledContent(st.apply(text)))
 }
 
 /// What a key pressed at the prompt means.
