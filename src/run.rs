@@ -16,6 +16,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     // Under its own name, a first word that is a subcommand is one; through a link named
     // bash or sh, every argument keeps its bash meaning.
     if name.starts_with("shellguard") {
+        if args.len() == 2 && args[1] == "--help" {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
         if let Some(sub) = args.get(1).and_then(|a| a.to_str()) {
             if manage::SUBCOMMANDS.contains(&sub) {
                 let rest: Vec<String> = args[2..]
@@ -28,3 +32,28 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     }
     crate::shell::main(args)
 }
+
+/// `shellguard --help` under its own name (through a link named bash, `--help` is bash's).
+const HELP: &str = "\
+shellguard: a guard shell for coding agents. It reads every command before bash runs it,
+asks a human about what cannot be undone, and otherwise execs the real bash untouched.
+
+As a shell (every form bash accepts keeps its bash meaning):
+  shellguard -c CMD [NAME [ARGS...]]   judge CMD, then run it with bash (or refuse: exit 126)
+  shellguard SCRIPT [ARGS...]          the same for a script file; a script on stdin too
+  shellguard [-i]                      on a terminal: a guarded interactive bash
+
+Subcommands:
+  check [--json] [--] CMD      judge CMD as -c CMD would, run nothing
+  explain CMD                  the same, for people: commands found, rules, why
+  rules list | test [FILE]     the rules in force; run rules' own examples
+  run [--] AGENT ARGS...       host an agent; approvals appear in this terminal
+  watch                        approval console for shells without a supervisor
+  approve ID [--for MINUTES]   approve a refused request (a person, in a terminal)
+  deny --all | ID              revoke remembered approvals
+  log [-n N] [--follow] [--json]   the audit log
+  trust                        trust this project's .shellguard.toml (a person, in a terminal)
+
+Configuration: ~/.config/shellguard/config.toml, the project's .shellguard.toml,
+/etc/shellguard/config.toml. See the README.
+";

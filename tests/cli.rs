@@ -2414,3 +2414,23 @@ fn allow_for_ten_minutes_remembers_the_identical_command_until_deny_all() {
     assert_eq!(forgotten.code(), Some(126), "{}", forgotten.show());
     assert!(pv.project.join(".git/x").exists());
 }
+
+#[test]
+fn help_under_its_own_name_is_shellguards_and_through_the_link_is_bashs() {
+    let own = Sg::new().arg("--help").run();
+    assert_eq!(own.code(), Some(0));
+    for sub in [
+        "check", "explain", "rules", "run", "watch", "approve", "deny", "log", "trust",
+    ] {
+        assert!(
+            own.out().contains(&format!("  {sub}")),
+            "{sub} missing:\n{}",
+            own.out()
+        );
+    }
+    let shims = Shims::new();
+    Sg::at(&shims.bash())
+        .arg0("bash")
+        .arg("--help")
+        .same_as(&real_bash());
+}
