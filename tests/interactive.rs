@@ -340,7 +340,7 @@ fn job_control_full_screen_programs_and_resizing_work() {
     s.clear();
     // Full-screen editors and monitors run on the pty as under plain bash.
     s.line("vim -u NONE -N notes.txt");
-    s.wait_for("vim", |x| x.contains("notes.txt"));
+    s.wait_for("vim", |x| x.contains("\"notes.txt\" [New]"));
     s.keys(&["i", "from vim", "Escape", ":wq", "Enter"]);
     s.wait_for("vim to exit", |x| x.contains("U$"));
     s.wait_for("the file vim wrote", |_| {
@@ -389,4 +389,34 @@ fn switching_off_kill_does_not_stop_a_refusal() {
     assert!(!exists(&s.proj().join("K")));
     assert!(!exists(&s.proj().join("L")));
     assert!(exists(&s.proj().join(".git")));
+}
+
+#[test]
+fn a_shell_that_never_registered_is_held_at_enter() {
+    let Some(s) = Session::start("unregistered") else {
+        return;
+    };
+    for shell in ["sh", "env -i bash --norc --noprofile"] {
+        s.clear();
+        // Starting it is asked about; say yes this time.
+        s.line(shell);
+        s.ask_and_answer("y");
+        // Each line typed into it is held at Enter: no, and it does not run...
+        s.line("touch HELD");
+        s.ask_and_answer("n");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!exists(&s.proj().join("HELD")), "{shell}: a held line ran");
+        // ...yes, and it does.
+        s.line("touch LET");
+        s.ask_and_answer("y");
+        s.wait_for("the approved line to run", |_| {
+            exists(&s.proj().join("LET"))
+        });
+        let _ = std::fs::remove_file(s.proj().join("LET"));
+        s.line("exit");
+        s.ask_and_answer("y");
+        // Back in the guarded shell: lines are judged again, not held.
+        s.line("echo back-$((40+2))");
+        s.wait_for("the guarded shell", |x| x.contains("back-42"));
+    }
 }

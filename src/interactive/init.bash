@@ -41,6 +41,10 @@ if [ -z "${__sg_armed-}" ]; then
         *) PROMPT_COMMAND="$PROMPT_COMMAND"$'\n'@PC@ ;;
     esac
     \builtin export PROMPT_COMMAND
+    # Registered with the host: Enter typed into a shell that is not registered is held.
+    if [ -n "${SHELLGUARD_INTERACTIVE_HOST-}" ]; then
+        : >"$SHELLGUARD_INTERACTIVE_HOST/shells/$$" 2>/dev/null
+    fi
     # This shell's own record of the last line checked (`exec bash` keeps the pid).
     \builtin readonly __sg_id=$RANDOM$RANDOM
     \builtin readonly __sg_armed=1

@@ -62,6 +62,19 @@ pub fn interactive_main(args: &[String]) -> u8 {
             return 125;
         }
     };
+    // Where each guarded shell registers (by pid), so the host can tell them from shells
+    // that do not carry the gate.
+    if let Err(e) = std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(dir.join("shells"))
+    {
+        eprintln!(
+            "shellguard: cannot create {}: {e}",
+            dir.join("shells").display()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        return 125;
+    }
     let init = dir.join("init.bash");
     let ps0 = ps0_value(&me, &dir);
     let pc = prompt_command_value(&init);

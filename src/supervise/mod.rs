@@ -204,6 +204,10 @@ pub(crate) fn host(
         credit,
         size,
         stdin_is_tty,
+        gate_dir: env
+            .iter()
+            .find(|(k, _)| k.as_os_str() == crate::interactive::HOST_ENV)
+            .map(|(_, v)| std::path::PathBuf::from(v)),
     });
     let code = proxy.run(rx);
     terminal::register_socket(None);

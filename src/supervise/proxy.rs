@@ -318,7 +318,19 @@ pub struct Proxy {
     force_exit: Option<(Instant, u8)>,
     out_broken: bool,
     stdin_is_tty: bool,
+    /// The interactive shell's session directory: when set, Enter typed into a shell that
+    /// never registered there (`sh`, `env -i bash --norc`) is held until the human says yes.
+    gate_dir: Option<std::path::PathBuf>,
+    /// The Enter being held: the request shown for it, the bytes from the Enter on, and the
+    /// other end of the request's stream (kept open so the request is not "withdrawn").
+    gated: Option<(String, Vec<u8>, std::os::unix::net::UnixStream)>,
 }
+
+/// Programs that read command lines from the terminal, as `/proc/PID/comm` names them.
+const SHELL_NAMES: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "yash", "posh", "tcsh", "csh",
+    "busybox", "rbash",
+];
 
 fn new_parser(rows: u16, cols: u16) -> vt100::Parser {
     vt100::Parser::new(nz(rows), nz(cols), PARSER_SCROLLBACK)
@@ -340,6 +352,8 @@ pub struct Wiring {
     pub credit: Arc<Credit>,
     pub size: PtySize,
     pub stdin_is_tty: bool,
+    /// See `Proxy::gate_dir`.
+    pub gate_dir: Option<std::path::PathBuf>,
 }
 
 impl Proxy {
@@ -365,6 +379,8 @@ impl Proxy {
             force_exit: None,
             out_broken: false,
             stdin_is_tty: w.stdin_is_tty,
+            gate_dir: w.gate_dir,
+            gated: None,
         }
     }
 
@@ -512,7 +528,78 @@ impl Proxy {
             return;
         }
         self.discard_input_until = None;
+        if self.gate_dir.is_some() && self.gated.is_none() {
+            if let Some(pos) = bytes.iter().position(|&b| b == b'\r' || b == b'\n') {
+                if let Some((pgid, what)) = self.unguarded_foreground() {
+                    let _ = self.to_agent.send(bytes[..pos].to_vec());
+                    self.hold_enter(pgid, what, bytes[pos..].to_vec(), now);
+                    return;
+                }
+            }
+        }
         let _ = self.to_agent.send(bytes.to_vec());
+    }
+
+    /// The terminal's foreground process, when it is a shell that never registered with this
+    /// session: a line typed into it would run without the gate.
+    fn unguarded_foreground(&self) -> Option<(i32, String)> {
+        let dir = self.gate_dir.as_ref()?;
+        let pgid = self.master.process_group_leader()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pgid}/comm")).ok()?;
+        let comm = comm.trim();
+        if !SHELL_NAMES.contains(&comm) || dir.join("shells").join(pgid.to_string()).exists() {
+            return None;
+        }
+        // A bash started from a guarded shell inherits the exported gate (`PS0`) and this
+        // session's variable: it is guarded from its first line, before it registers at its
+        // first prompt.
+        if comm == "bash" {
+            let environ = std::fs::read(format!("/proc/{pgid}/environ")).unwrap_or_default();
+            let mut host = format!("{}=", crate::interactive::HOST_ENV).into_bytes();
+            host.extend_from_slice(dir.as_os_str().as_encoded_bytes());
+            let vars: Vec<&[u8]> = environ.split(|&b| b == 0).collect();
+            let in_session = vars.contains(&host.as_slice());
+            let gated = vars.iter().any(|v| {
+                v.starts_with(b"PS0=")
+                    && v.windows(crate::interactive::CHECK_SUBCOMMAND.len())
+                        .any(|w| w == crate::interactive::CHECK_SUBCOMMAND.as_bytes())
+            });
+            if in_session && gated {
+                return None;
+            }
+        }
+        Some((pgid, comm.to_string()))
+    }
+
+    /// Hold the Enter (and what follows it) behind a prompt of our own.
+    fn hold_enter(&mut self, pgid: i32, what: String, held: Vec<u8>, now: Instant) {
+        use crate::approve::protocol::{new_id, new_nonce, Request, RuleInfo};
+        let Ok((ours, theirs)) = std::os::unix::net::UnixStream::pair() else {
+            return;
+        };
+        let cwd = std::fs::read_link(format!("/proc/{pgid}/cwd"))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let req = Request {
+            id: format!("enter-{}", new_id()),
+            nonce: new_nonce(),
+            command: format!("(the line you typed into `{what}`)"),
+            cwd,
+            agent: None,
+            rules: vec![RuleInfo {
+                id: "interactive.unguarded-shell".into(),
+                reason: format!("`{what}` (pid {pgid}) was not started under the guard: the line you typed would run unchecked"),
+                decision: "confirm".into(),
+                suggest: Some("leave that shell and type the command in the guarded one".into()),
+                touches: Vec::new(),
+            }],
+            highlights: Vec::new(),
+            pid: u32::try_from(pgid).unwrap_or(0),
+            wait_secs: 60,
+        };
+        self.gated = Some((req.id.clone(), held, theirs));
+        self.queue.push_front(Pending::new(req, ours));
+        self.want_since.get_or_insert(now);
     }
 
     fn on_signal(&mut self, sig: i32, now: Instant) {
@@ -742,8 +829,19 @@ impl Proxy {
         let Some(p) = self.prompt.take() else {
             return;
         };
+        let gate_answer = match &self.gated {
+            Some((id, _, _)) if *id == p.pending.req.id => {
+                self.gated.take().map(|(_, held, _)| held)
+            }
+            _ => None,
+        };
+        let approved = matches!(answer, Some((Verdict::Approve, _)));
         if let Some((verdict, remember)) = answer {
             p.pending.answer(verdict, remember);
+        }
+        if let Some(held) = gate_answer {
+            // Yes: the Enter goes through. No: the typed line is killed (Ctrl-U), not run.
+            let _ = self.to_agent.send(if approved { held } else { vec![0x15] });
         }
         let mut buf = Vec::from(PROMPT_MODES_OFF);
         if p.own_alt {
