@@ -420,3 +420,28 @@ fn a_shell_that_never_registered_is_held_at_enter() {
         s.wait_for("the guarded shell", |x| x.contains("back-42"));
     }
 }
+
+#[test]
+fn edit_and_execute_keys_are_unbound() {
+    let Some(s) = Session::start("cxe") else {
+        return;
+    };
+    // C-x C-e (emacs mode) and `v` (vi command mode) would run the edited text without PS0.
+    s.keys(&["-l", "touch CXE"]);
+    s.keys(&["C-x", "C-e"]);
+    std::thread::sleep(Duration::from_millis(700));
+    let screen = s.screen();
+    assert!(!screen.contains("~"), "an editor opened:\n{screen}");
+    s.keys(&["C-c"]);
+    s.line("set -o vi");
+    std::thread::sleep(Duration::from_millis(300));
+    s.keys(&["-l", "touch CXV"]);
+    s.keys(&["Escape", "v"]);
+    std::thread::sleep(Duration::from_millis(700));
+    let screen = s.screen();
+    assert!(!screen.contains("~"), "an editor opened:\n{screen}");
+    s.keys(&["C-c"]);
+    s.line("echo still-here");
+    s.wait_for("the shell", |x| x.contains("still-here"));
+    assert!(!exists(&s.proj().join("CXE")) && !exists(&s.proj().join("CXV")));
+}
