@@ -26,7 +26,7 @@ const SINGLES: &[(&str, &str)] = &[
     ("grep_pipe", "grep -rn \"TODO\" src/ | head -n 20"),
     (
         "cargo_test",
-        "cd /work/proj && cargo test --all-targets 2>&1 | tail -n 40",
+        "cd /srv/proj && cargo test --all-targets 2>&1 | tail -n 40",
     ),
     ("rm_build", "rm -rf ./build ./dist \"$HOME/.cache/proj\""),
     ("find_exec", "find . -name '*.pyc' -exec rm -f {} \\;"),
