@@ -241,13 +241,23 @@ fn remaining_secs(deadline: Option<Instant>) -> Option<u64> {
 }
 
 fn draw_question(out: &mut impl Write, secs: Option<u64>) -> io::Result<()> {
+    draw_question_with(out, "y/N", secs)
+}
+
+/// The question line with its countdown, redrawn in place; `choices` lists the keys
+/// (`y/N`, or the supervisor's `y/a/N`).
+pub(crate) fn draw_question_with(
+    out: &mut impl Write,
+    choices: &str,
+    secs: Option<u64>,
+) -> io::Result<()> {
     let countdown = secs.map(|s| format!(" ({s}s)")).unwrap_or_default();
     queue!(
         out,
         style::Print("\r"),
         Clear(ClearType::UntilNewLine),
         PrintStyledContent("Run it?".bold()),
-        style::Print(format!(" [y/N]{countdown} "))
+        style::Print(format!(" [{choices}]{countdown} "))
     )
 }
 

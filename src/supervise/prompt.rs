@@ -12,7 +12,6 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use crossterm::style::{PrintStyledContent, Stylize};
-use crossterm::terminal::{Clear, ClearType};
 use crossterm::{queue, style};
 
 use crate::approve::protocol::Request;
@@ -94,16 +93,9 @@ pub fn draw_prompt(out: &mut impl Write, req: &PromptRequest, about: &About) -> 
     Ok(())
 }
 
-/// The question line with its countdown, redrawn in place.
+/// The question line with its countdown, redrawn in place (with the `a` choice).
 pub fn draw_question(out: &mut impl Write, secs: Option<u64>) -> io::Result<()> {
-    let countdown = secs.map(|s| format!(" ({s}s)")).unwrap_or_default();
-    queue!(
-        out,
-        style::Print("\r"),
-        Clear(ClearType::UntilNewLine),
-        PrintStyledContent("Run it?".bold()),
-        style::Print(format!(" [y/a/N]{countdown} "))
-    )
+    crate::approve::tty::draw_question_with(out, "y/a/N", secs)
 }
 
 /// What a key pressed at the prompt means.
