@@ -93,6 +93,9 @@ pub struct Record {
     pub request_id: Option<String>,
     /// `observe`, `default` or `strict`.
     pub mode: String,
+    /// Written by an enforced `shellguard run` for a guard inside its tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforced: Option<bool>,
 }
 
 impl Record {
@@ -131,6 +134,7 @@ impl Record {
             approved_by: decided.observe.then(|| approver::OBSERVE_MODE.to_string()),
             request_id: None,
             mode: mode.as_str().to_string(),
+            enforced: None,
         }
     }
 
@@ -414,6 +418,7 @@ mod tests {
             approved_by: None,
             request_id: Some("ab12cd34".into()),
             mode: "default".into(),
+            enforced: None,
         }
     }
 

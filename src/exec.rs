@@ -122,6 +122,12 @@ pub enum ExecError {
         path: PathBuf,
         source: nix::Error,
     },
+    /// Inside an enforced tree: the supervisor did not hand over the real shell, or it could
+    /// not be started from the descriptor it gave.
+    Supervised {
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for ExecError {
@@ -164,6 +170,11 @@ impl fmt::Display for ExecError {
             ExecError::Exec { path, source } => {
                 write!(f, "cannot execute {}: {source}", path.display())
             }
+            ExecError::Supervised { path, source } => write!(
+                f,
+                "cannot start the real {} through the supervisor of `shellguard run`: {source} (is the supervisor still running?)",
+                path.display()
+            ),
         }
     }
 }
@@ -175,9 +186,57 @@ impl std::error::Error for ExecError {
                 Some(source)
             }
             ExecError::Exec { source, .. } => Some(source),
+            ExecError::Supervised { source, .. } => Some(source),
             _ => None,
         }
     }
+}
+
+/// The shell a guard becomes once it has judged the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RealShell {
+    /// A file found on `PATH`, in the usual places, or configured.
+    Path(PathBuf),
+    /// Inside an enforced `shellguard run`, where no path in the tree leads to a real shell:
+    /// shell number `index` of the supervisor's manifest, handed over as a descriptor.
+    Supervised {
+        index: u32,
+        /// Where it lives outside the tree (for messages).
+        path: PathBuf,
+        /// Its file name: `bash`, `dash`, …
+        name: String,
+    },
+}
+
+impl RealShell {
+    /// The path shown in messages, and whose name says which dialect the shell speaks.
+    pub fn path(&self) -> &Path {
+        match self {
+            RealShell::Path(p) => p,
+            RealShell::Supervised { path, .. } => path,
+        }
+    }
+}
+
+/// The real shell for `kind`: inside an enforced tree the supervisor's (nothing the
+/// environment or a configuration says can change it); else [`find_real_shell`].
+pub fn real_shell(kind: ShellKind, configured: Option<&Path>) -> Result<RealShell, ExecError> {
+    if let Some(m) = crate::enforced::current() {
+        let exe = crate::enforced::exe_path();
+        let index =
+            m.shell_index(exe.as_deref(), kind.name())
+                .ok_or_else(|| ExecError::NotFound {
+                    name: kind.name(),
+                    searched: m.shells.iter().map(|s| s.path.clone()).collect(),
+                })?;
+        let shell = &m.shells[index];
+        return Ok(RealShell::Supervised {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            path: shell.path.clone(),
+            name: shell.name.clone(),
+        });
+    }
+    find_real_shell(kind, configured).map(RealShell::Path)
 }
 
 /// The real shell to exec for `kind`: `configured` if given, else the first `bash`/`sh` on
@@ -252,7 +311,56 @@ fn is_executable_file(path: &Path) -> bool {
 /// `$0` and the prefix of bash's own messages are what they would be without shellguard. The
 /// environment, open descriptors, process group and session all carry over untouched. Returns
 /// only if the exec failed.
-pub fn exec_shell(real: &Path, argv: &[OsString]) -> ExecError {
+pub fn exec_shell(real: &RealShell, argv: &[OsString]) -> ExecError {
+    match real {
+        RealShell::Path(p) => exec_path(p, argv),
+        RealShell::Supervised { index, path, .. } => exec_supervised(*index, path, argv),
+    }
+}
+
+fn c_args(argv: &[OsString], fallback: &CString) -> Result<Vec<CString>, ExecError> {
+    let mut args = Vec::with_capacity(argv.len().max(1));
+    for (index, arg) in argv.iter().enumerate() {
+        match CString::new(arg.as_bytes()) {
+            Ok(arg) => args.push(arg),
+            Err(_) => return Err(ExecError::NulInArgument { index }),
+        }
+    }
+    if args.is_empty() {
+        args.push(fallback.clone());
+    }
+    Ok(args)
+}
+
+fn exec_supervised(index: u32, path: &Path, argv: &[OsString]) -> ExecError {
+    let Ok(shown) = CString::new(path.as_os_str().as_bytes()) else {
+        return ExecError::NulInPath {
+            path: path.to_path_buf(),
+        };
+    };
+    let args = match c_args(argv, &shown) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let fd =
+        match crate::sys::kernel::open_from_supervisor(crate::enforced::SUPERVISOR_DIRFD, index) {
+            Ok(fd) => fd,
+            Err(source) => {
+                return ExecError::Supervised {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+        };
+    crate::sys::restore_inherited_signals();
+    use std::os::fd::AsFd;
+    ExecError::Supervised {
+        path: path.to_path_buf(),
+        source: crate::sys::kernel::exec_fd(fd.as_fd(), &args),
+    }
+}
+
+fn exec_path(real: &Path, argv: &[OsString]) -> ExecError {
     let path = match CString::new(real.as_os_str().as_bytes()) {
         Ok(path) => path,
         Err(_) => {
@@ -261,17 +369,11 @@ pub fn exec_shell(real: &Path, argv: &[OsString]) -> ExecError {
             }
         }
     };
-    let mut args = Vec::with_capacity(argv.len().max(1));
-    for (index, arg) in argv.iter().enumerate() {
-        match CString::new(arg.as_bytes()) {
-            Ok(arg) => args.push(arg),
-            Err(_) => return ExecError::NulInArgument { index },
-        }
-    }
     // A caller exec'd with an empty argv gives bash no name; the path is the least surprising one.
-    if args.is_empty() {
-        args.push(path.clone());
-    }
+    let args = match c_args(argv, &path) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
     crate::sys::restore_inherited_signals();
     match nix::unistd::execv(&path, &args) {
         Ok(never) => match never {},
@@ -477,6 +579,7 @@ mod tests {
     fn exec_failures_come_back() {
         let scratch = Scratch::new("exec");
         let missing = scratch.0.join("no-such-shell");
+        let missing = RealShell::Path(missing);
         let err = exec_shell(&missing, &[OsString::from("bash"), OsString::from("-c")]);
         assert!(
             matches!(

@@ -112,26 +112,42 @@ pub fn decide(j: &Judgement, a: &Asker) -> Outcome {
     let req = broker_request(a, d, &cwd);
     let id = Some(req.id.clone());
     let wait = approval_wait(a);
-    // A supervisor is always one of our ancestors; a watch console sits on a terminal.
+    let enforced = crate::enforced::current();
+    // A supervisor is always one of our ancestors; a watch console sits on a terminal. Inside
+    // an enforced tree both are known by where their sockets are: in a directory the tree
+    // sees read-only, which only a process outside it can have put a socket in (and whose
+    // processes the tree cannot see).
     type Trusted = fn(u32) -> bool;
-    let sockets: [(Option<std::path::PathBuf>, &str, Trusted); 2] = [
-        (
-            vars.get(SUPERVISOR_ENV).map(std::path::PathBuf::from),
-            approver::SUPERVISOR,
-            approve::procs::is_ancestor,
-        ),
-        (
-            Some(broker::watch_socket(vars)),
-            approver::WATCH,
-            approve::procs::has_terminal,
-        ),
-    ];
+    let sockets: [(Option<std::path::PathBuf>, &str, Trusted); 2] = match enforced {
+        Some(m) => [
+            (m.supervisor.clone(), approver::SUPERVISOR, |_| true),
+            (
+                Some(m.runtime_dir.join(broker::WATCH_SOCKET)),
+                approver::WATCH,
+                |_| true,
+            ),
+        ],
+        None => [
+            (
+                vars.get(SUPERVISOR_ENV).map(std::path::PathBuf::from),
+                approver::SUPERVISOR,
+                approve::procs::is_ancestor,
+            ),
+            (
+                Some(broker::watch_socket(vars)),
+                approver::WATCH,
+                approve::procs::has_terminal,
+            ),
+        ],
+    };
     for (socket, who, trusted) in sockets {
         let Some(socket) = socket else { continue };
         match broker::ask_checked(&socket, &req, wait, &trusted) {
             Ok(answer) => match answer.verdict {
                 protocol::Verdict::Approve => {
-                    if let (Some(secs), Some(s)) = (answer.remember_secs, state) {
+                    // Inside an enforced tree the state is read-only here: the server that
+                    // asked the human records what it was told to remember.
+                    if let (Some(secs), Some(s), None) = (answer.remember_secs, state, enforced) {
                         let _ = crate::policy::approvals::remember(s, a.text, &cwd, secs, who);
                     }
                     return Outcome::run(Some(who), id);
@@ -159,7 +175,12 @@ pub fn decide(j: &Judgement, a: &Asker) -> Outcome {
             Err(_) => return refuse_for_later(d, a, &req, &cwd, refuse::Why::NoOneToAsk),
         }
     }
-    if vars.get("SHELLGUARD_TTY").map(String::as_str) != Some("agent") && !a.policy.agent_tty {
+    // Inside an enforced tree every terminal is the agent's: only the supervisor and a watch
+    // console outside the tree reach the human.
+    if enforced.is_none()
+        && vars.get("SHELLGUARD_TTY").map(String::as_str) != Some("agent")
+        && !a.policy.agent_tty
+    {
         let mut prompt = prompt_request(a.text, d, a.policy);
         prompt.timeout = prompt
             .timeout
@@ -186,10 +207,21 @@ fn refuse_for_later(
     cwd: &str,
     why: refuse::Why,
 ) -> Outcome {
-    let recorded = a.policy.state_dir.as_deref().is_some_and(|s| {
-        let rules: Vec<String> = req.rules.iter().map(|r| r.id.clone()).collect();
-        crate::policy::approvals::record_refused(s, &req.id, a.text, cwd, &rules).is_ok()
-    });
+    let rules: Vec<String> = req.rules.iter().map(|r| r.id.clone()).collect();
+    let recorded = match crate::enforced::current() {
+        Some(m) => {
+            let note = crate::enforced::Note::Refused {
+                id: req.id.clone(),
+                command: a.text.to_string(),
+                cwd: cwd.to_string(),
+                rules,
+            };
+            crate::enforced::send(&m.records, &note).is_ok()
+        }
+        None => a.policy.state_dir.as_deref().is_some_and(|s| {
+            crate::policy::approvals::record_refused(s, &req.id, a.text, cwd, &rules).is_ok()
+        }),
+    };
     Outcome::refuse(d, why, recorded.then(|| req.id.clone()))
 }
 
@@ -228,6 +260,7 @@ fn broker_request(a: &Asker, d: &Decided, cwd: &str) -> protocol::Request {
         highlights: strict.iter().map(|m| (m.span.start, m.span.end)).collect(),
         pid: std::process::id(),
         wait_secs: approval_wait(a).as_secs(),
+        enforced: crate::enforced::current().is_some(),
     }
 }
 
@@ -258,7 +291,18 @@ pub fn audit(text: &str, ctx: &Context, j: &Judgement, policy: &Policy, outcome:
             rec.request_id = request_id.clone();
         }
     }
-    let _ = crate::audit::append(&path, &rec);
+    match crate::enforced::current() {
+        // The log is read-only inside an enforced tree; the supervisor writes it.
+        Some(m) => {
+            let note = serde_json::to_value(&rec).map(crate::enforced::Note::Audit);
+            if let Ok(note) = note {
+                let _ = crate::enforced::send(&m.records, &note);
+            }
+        }
+        None => {
+            let _ = crate::audit::append(&path, &rec);
+        }
+    }
     if policy.syslog {
         let _ = crate::audit::to_syslog(&rec);
     }

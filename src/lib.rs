@@ -6,11 +6,13 @@ pub mod analyze;
 pub mod approve;
 pub mod audit;
 pub mod cli;
+pub mod enforced;
 pub mod exec;
 mod guard;
 pub mod interactive;
 pub mod policy;
 pub mod rules;
+pub mod sandbox;
 pub mod supervise;
 mod sys;
 

@@ -8,6 +8,9 @@ use crate::cli::manage;
 
 /// Entry point shared by the binary and the tests.
 pub fn run(args: Vec<OsString>) -> ExitCode {
+    if let Some(code) = enforced_special(&args) {
+        return ExitCode::from(code);
+    }
     let argv0 = args.first().cloned().unwrap_or_default();
     let name = Path::new(&argv0)
         .file_name()
@@ -31,6 +34,36 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         }
     }
     crate::shell::main(args)
+}
+
+/// The two roles that are not the shell: the sandbox's init process (started by
+/// `shellguard run`, with its spec in the environment), and, inside an enforced tree, the
+/// stand-in for a set-user-ID program.
+fn enforced_special(args: &[OsString]) -> Option<u8> {
+    if args
+        .get(1)
+        .is_some_and(|a| a == crate::sandbox::INIT_SUBCOMMAND)
+        && std::env::var_os(crate::sandbox::SPEC_ENV).is_some()
+    {
+        return Some(crate::sandbox::init_main());
+    }
+    let m = crate::enforced::current()?;
+    let exe = crate::enforced::exe_path()?;
+    if !m.setuid.contains(&exe) {
+        return None;
+    }
+    let name = exe
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    eprintln!(
+        "shellguard: refused `{name}`: it is a set-user-ID program, and inside `shellguard run` \
+         no program gains privileges (the agent's tree runs with no_new_privs and no \
+         capabilities), so it cannot do what it is for. Nothing was run. Ask the user to run \
+         it themselves, outside the agent's session; do not look for another way to gain \
+         privileges."
+    );
+    Some(crate::shell::REFUSED)
 }
 
 /// `shellguard --help` under its own name (through a link named bash, `--help` is bash's).

@@ -24,7 +24,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     let configured = std::env::var_os("SHELLGUARD_REAL_SHELL")
         .map(std::path::PathBuf::from)
         .or_else(|| policy.real_shell.clone());
-    let real = match exec::find_real_shell(kind, configured.as_deref()) {
+    let real = match exec::real_shell(kind, configured.as_deref()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("shellguard: {e}");
@@ -54,6 +54,10 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect();
             return ExitCode::from(crate::interactive::interactive_main(&rest));
+        }
+        Ok((_, Source::Interactive)) if crate::enforced::current().is_some() => {
+            eprintln!("{}", crate::interactive::INTERACTIVE_IN_TREE);
+            return ExitCode::from(REFUSED);
         }
         Ok((_, Source::Interactive)) => {
             // Only bash has the hook the interactive guard relies on: say so rather than
@@ -150,11 +154,22 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
 }
 
 /// The real `sh` may be dash, whose command line differs from bash's.
-fn dialect_of(kind: ShellKind, real: &std::path::Path) -> Dialect {
+fn dialect_of(kind: ShellKind, real: &exec::RealShell) -> Dialect {
+    let resolved = match real {
+        exec::RealShell::Supervised { name, .. } => {
+            // Inside an enforced tree the guard stands on the file itself: its name says.
+            return if name.contains("dash") {
+                Dialect::Dash
+            } else {
+                Dialect::Bash
+            };
+        }
+        exec::RealShell::Path(p) => p,
+    };
     if kind == ShellKind::Bash {
         return Dialect::Bash;
     }
-    let resolved = std::fs::canonicalize(real).unwrap_or_else(|_| real.to_path_buf());
+    let resolved = std::fs::canonicalize(resolved).unwrap_or_else(|_| resolved.to_path_buf());
     match resolved.file_name().and_then(|n| n.to_str()) {
         Some(n) if n.contains("dash") => Dialect::Dash,
         _ => Dialect::Bash,

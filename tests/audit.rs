@@ -58,6 +58,7 @@ fn record(command: &str, rule: &str) -> Record {
         approved_by: Some("tty".into()),
         request_id: Some("ab12cd34".into()),
         mode: "default".into(),
+        enforced: None,
     }
 }
 

@@ -2264,9 +2264,12 @@ fn writing_to_the_watch_socket_approves_nothing() {
 /// `shellguard run` hosting a fake agent that starts `$SHELL -c CMD` in a new session, with no
 /// terminal, as Claude Code does: the prompt appears on the outer terminal.
 fn supervised_agent(human: &Human, pv: &ProjectAndVictim, line: &str) -> Pty {
-    let agent = format!(
-        "echo AGENT-START; setsid \"$SHELL\" -c '{line}' </dev/null; echo AGENT-EXIT=$?; sleep 0.3"
-    );
+    // The detached shell's line lives in a script file: under the enforced supervisor the
+    // agent's own `sh -c` is a guarded shell too, and only the detached one should ask.
+    fs::write(pv.project.join("detached.sh"), format!("{line}\n")).unwrap();
+    let agent =
+        "echo AGENT-START; setsid sh ./detached.sh </dev/null; echo AGENT-EXIT=$?; sleep 0.3"
+            .to_string();
     let env = human.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut p = Pty::spawn(

@@ -215,6 +215,7 @@ fn demo_request(wait_secs: u64) -> Request {
         highlights: vec![(7, 26)],
         pid: std::process::id(),
         wait_secs,
+        enforced: false,
     }
 }
 
@@ -317,6 +318,7 @@ impl Session {
         let mut cmd = CommandBuilder::new(test_exe());
         cmd.args(reexec_args("run_entry"));
         cmd.env(RUN_ENV, serde_json::to_string(&run_args(mode)).unwrap());
+        cmd.env("SHELLGUARD_TEST_BIN", env!("CARGO_BIN_EXE_shellguard"));
         cmd.env("XDG_RUNTIME_DIR", dir.join("run"));
         cmd.env("XDG_DATA_HOME", dir.join("data"));
         cmd.env("TERM", "xterm-256color");
@@ -809,6 +811,7 @@ fn refuses_a_runtime_dir_open_to_others() {
     let mut cmd = CommandBuilder::new(test_exe());
     cmd.args(reexec_args("run_entry"));
     cmd.env(RUN_ENV, serde_json::to_string(&run_args("print")).unwrap());
+    cmd.env("SHELLGUARD_TEST_BIN", env!("CARGO_BIN_EXE_shellguard"));
     cmd.env("XDG_RUNTIME_DIR", dir.join("run"));
     cmd.env("XDG_DATA_HOME", dir.join("data"));
     cmd.env_remove(protocol::SUPERVISOR_ENV);
@@ -843,6 +846,7 @@ fn without_a_terminal_it_still_proxies() {
     let output = Command::new(test_exe())
         .args(reexec_args("run_entry"))
         .env(RUN_ENV, serde_json::to_string(&run_args("print")).unwrap())
+        .env("SHELLGUARD_TEST_BIN", env!("CARGO_BIN_EXE_shellguard"))
         .env("SG_TEST_EXIT", "3")
         .env("XDG_RUNTIME_DIR", dir.join("run"))
         .env("XDG_DATA_HOME", dir.join("data"))

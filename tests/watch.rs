@@ -50,6 +50,7 @@ fn request(command: &str, wait_secs: u64) -> Request {
         highlights: vec![(0, 6)],
         pid: std::process::id(),
         wait_secs,
+        enforced: false,
     }
 }
 

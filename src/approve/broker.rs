@@ -77,6 +77,9 @@ fn uid() -> u32 {
 
 /// `${XDG_RUNTIME_DIR:-/tmp}/shellguard-UID`, without creating or checking anything.
 pub fn runtime_path(vars: &HashMap<String, String>) -> PathBuf {
+    if let Some(m) = crate::enforced::current() {
+        return m.runtime_dir.clone();
+    }
     let base = vars
         .get("XDG_RUNTIME_DIR")
         .filter(|v| v.starts_with('/'))

@@ -43,6 +43,10 @@ pub struct Request {
     pub pid: u32,
     /// Seconds the shell will wait before refusing on its own.
     pub wait_secs: u64,
+    /// The shell runs inside an enforced `shellguard run`, where it cannot write shellguard's
+    /// state: the server records an approval it is told to remember.
+    #[serde(default)]
+    pub enforced: bool,
 }
 
 /// What the human said.
@@ -119,6 +123,7 @@ mod tests {
             highlights: vec![(0, 9)],
             pid: 1,
             wait_secs: 100,
+            enforced: false,
         };
         let line = serde_json::to_string(&r).unwrap();
         assert!(!line.contains('\n'));

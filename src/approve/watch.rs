@@ -266,6 +266,8 @@ pub enum Event {
     Gone(Request),
     /// A connection that was turned away, and why.
     Rejected(String),
+    /// The socket file is gone or is no longer ours: no shell can reach this console.
+    SocketLost(String),
 }
 
 struct Incoming {
@@ -284,6 +286,11 @@ pub struct Server {
     uid: u32,
     incoming: Vec<Incoming>,
     pub core: WatchCore<UnixStream>,
+    /// Where approvals to remember are recorded for shells that cannot write them (inside an
+    /// enforced `shellguard run`).
+    state_dir: Option<PathBuf>,
+    /// The socket was found gone or replaced (said once).
+    lost: bool,
 }
 
 impl Server {
@@ -327,6 +334,8 @@ impl Server {
             uid: nix::unistd::getuid().as_raw(),
             incoming: Vec::new(),
             core: WatchCore::new(now),
+            state_dir: None,
+            lost: false,
         })
     }
 
@@ -334,10 +343,39 @@ impl Server {
         &self.path
     }
 
+    /// Record "approve and remember" answers for enforced shells in `state_dir`.
+    pub fn record_remembered_in(&mut self, state_dir: PathBuf) {
+        self.state_dir = Some(state_dir);
+    }
+
+    /// Whether `path` still names the socket we listen on.
+    fn still_ours(&self) -> bool {
+        fs::symlink_metadata(&self.path).is_ok_and(|md| (md.dev(), md.ino()) == self.ino)
+    }
+
+    fn remember_for_enforced(&self, answer: &Answer, req: &Request) {
+        if let (Some(state), Some(secs), true, Verdict::Approve) = (
+            &self.state_dir,
+            answer.remember_secs,
+            req.enforced,
+            answer.verdict,
+        ) {
+            let _ =
+                crate::policy::approvals::remember(state, &req.command, &req.cwd, secs, "watch");
+        }
+    }
+
     /// Accepts connections, reads requests, and drops requests whose shells have given up
     /// or hung up. Never blocks.
     pub fn service(&mut self, now: Instant) -> Vec<Event> {
         let mut events = Vec::new();
+        if !self.lost && !self.still_ours() {
+            self.lost = true;
+            events.push(Event::SocketLost(format!(
+                "{} was removed or replaced: shells can no longer reach this console; quit (q) and start it again",
+                self.path.display()
+            )));
+        }
         self.accept(now, &mut events);
         self.read_incoming(now, &mut events);
         for p in self.core.expire(now) {
@@ -446,6 +484,7 @@ impl Server {
         now: Instant,
     ) -> Result<(Answer, Request), Unanswered> {
         let (conn, answer, req) = self.core.answer_selected(verdict, remember_secs, now)?;
+        self.remember_for_enforced(&answer, &req);
         send_answer(&conn, &answer);
         Ok((answer, req))
     }
@@ -459,6 +498,7 @@ impl Server {
         now: Instant,
     ) -> Option<(Answer, Request)> {
         let (conn, answer, req) = self.core.answer(id, verdict, remember_secs, now)?;
+        self.remember_for_enforced(&answer, &req);
         send_answer(&conn, &answer);
         Some((answer, req))
     }
@@ -545,7 +585,12 @@ pub fn watch_main(args: &[String], vars: &HashMap<String, String>) -> u8 {
     };
     let socket = dir.join(broker::WATCH_SOCKET);
     let mut server = match Server::bind(&socket, Instant::now()) {
-        Ok(s) => s,
+        Ok(mut s) => {
+            if let Some(state) = crate::policy::trust::state_dir(vars) {
+                s.record_remembered_in(state);
+            }
+            s
+        }
         Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
             eprintln!("shellguard watch: {e} ({}).", socket.display());
             return 2;
@@ -682,6 +727,13 @@ fn console(server: &mut Server, screen: &mut Screen, signals: Option<&SignalFd>)
                     status = Status {
                         text: why,
                         style: ContentStyle::new().red(),
+                    };
+                }
+                Event::SocketLost(why) => {
+                    bell = true;
+                    status = Status {
+                        text: why,
+                        style: ContentStyle::new().red().bold(),
                     };
                 }
             }
@@ -1010,6 +1062,7 @@ mod tests {
             highlights: vec![(7, 14)],
             pid: 42,
             wait_secs: wait,
+            enforced: false,
         }
     }
 

@@ -25,12 +25,24 @@ pub const SUBCOMMANDS: &[&str] = &[
     crate::interactive::CHECK_SUBCOMMAND,
 ];
 
+/// Subcommands that approve, trust, revoke or serve approvals: never from inside an enforced
+/// tree, whatever terminal it fakes.
+const HUMAN_ONLY: &[&str] = &["approve", "trust", "deny", "watch", "init"];
+
 /// Exit status of a usage error.
 const USAGE: u8 = 2;
 
 pub fn main(sub: &str, args: &[String]) -> u8 {
     // Like any Unix filter: a reader that goes away (`| head -1`) ends us quietly.
     crate::sys::restore_inherited_signals();
+    if crate::enforced::current().is_some() && HUMAN_ONLY.contains(&sub) {
+        eprintln!(
+            "shellguard {sub}: refused: inside `shellguard run` only the human gives approvals \
+             and trust, at the supervisor's prompt or by running `shellguard {sub}` in a \
+             terminal outside the agent's session. Nothing was changed."
+        );
+        return crate::shell::REFUSED;
+    }
     match sub {
         "check" => check(args),
         "explain" => explain(args),

@@ -26,11 +26,18 @@ pub const CHECK_SUBCOMMAND: &str = "__interactive-check";
 /// inside the host (a `bash` through the shim) is already guarded by the inherited gate.
 pub const HOST_ENV: &str = "SHELLGUARD_INTERACTIVE_HOST";
 
+/// Why an interactive shell does not start inside an enforced `shellguard run`.
+pub const INTERACTIVE_IN_TREE: &str = "shellguard: refused: an interactive shell inside `shellguard run` is not supported yet: the lines typed into it could not be checked, and every shell there must be. Nothing was run. Run each command with `bash -c '…'` instead (it is checked), or use the guarded interactive shell outside the agent's tree (`shellguard -i`).";
+
 const INIT_TEMPLATE: &str = include_str!("init.bash");
 
 /// Entry point for an interactive shell: `args` is bash's command line after `argv[0]`
 /// (`[]`, `["-i"]`, `["--norc", "-i"]`…). Returns bash's exit status.
 pub fn interactive_main(args: &[String]) -> u8 {
+    if crate::enforced::current().is_some() {
+        eprintln!("{INTERACTIVE_IN_TREE}");
+        return crate::shell::REFUSED;
+    }
     let configured = std::env::var_os("SHELLGUARD_REAL_SHELL").map(PathBuf::from);
     let real = match exec::find_real_shell(ShellKind::Bash, configured.as_deref()) {
         Ok(p) => p,
@@ -45,7 +52,10 @@ pub fn interactive_main(args: &[String]) -> u8 {
     if inside || !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         let mut argv: Vec<OsString> = vec!["bash".into()];
         argv.extend(args.iter().map(OsString::from));
-        eprintln!("shellguard: {}", exec::exec_shell(&real, &argv));
+        eprintln!(
+            "shellguard: {}",
+            exec::exec_shell(&exec::RealShell::Path(real), &argv)
+        );
         return 127;
     }
     let me = match std::env::current_exe() {

@@ -102,6 +102,8 @@ pub struct Policy {
 
 const DEFAULT_PROMPT_TIMEOUT: u64 = 60;
 const MANAGED_PATH: &str = "/etc/shellguard/config.toml";
+/// The managed configuration's directory.
+pub const MANAGED_DIR: &str = "/etc/shellguard";
 
 /// Programs (or `program subcommand`) strict mode lets through without a rule saying so.
 const KNOWN_SAFE: &[&str] = &[
@@ -218,9 +220,15 @@ impl Policy {
         let mut p = Policy::builtin_only();
         let vars = &ctx.vars;
         p.state_dir = trust::state_dir(vars);
-        let config_dir = match vars.get("XDG_CONFIG_HOME").filter(|v| v.starts_with('/')) {
-            Some(x) => Some(PathBuf::from(x).join("shellguard")),
-            None => vars
+        let enforced = crate::enforced::current();
+        let config_dir = match (
+            enforced,
+            vars.get("XDG_CONFIG_HOME").filter(|v| v.starts_with('/')),
+        ) {
+            // Inside an enforced tree the supervisor says where, not the environment.
+            (Some(m), _) => Some(m.config_dir.clone()),
+            (None, Some(x)) => Some(PathBuf::from(x).join("shellguard")),
+            (None, None) => vars
                 .get("HOME")
                 .filter(|h| !h.is_empty())
                 .map(|h| PathBuf::from(h).join(".config/shellguard")),
@@ -235,6 +243,14 @@ impl Policy {
         }
         p.protected.extend(project.iter().cloned());
         p.protected.push(crate::approve::broker::runtime_path(vars));
+        if let Some(m) = enforced {
+            p.protected.extend([
+                m.real_config_dir.clone(),
+                m.real_state_dir.clone(),
+                m.real_runtime_dir.clone(),
+                PathBuf::from(MANAGED_DIR),
+            ]);
+        }
 
         p.load_layer(LayerKind::Managed, &managed);
         if let Some(dir) = &config_dir {
@@ -261,7 +277,9 @@ impl Policy {
                 return;
             }
         };
-        if kind == LayerKind::Managed && !root_owned(path) {
+        // Inside an enforced tree the supervisor checked the managed directory before making
+        // its view (whose owner a user namespace may show as nobody).
+        if kind == LayerKind::Managed && crate::enforced::current().is_none() && !root_owned(path) {
             self.note_once(
                 &format!("managed-ignored {}", trust::hash(&bytes)),
                 format!("shellguard: ignoring {}: a managed configuration must be owned by root and not writable by others", path.display()),
@@ -667,6 +685,9 @@ fn line_of(text: &str, needle: &str) -> usize {
 }
 
 fn managed_path(vars: &std::collections::HashMap<String, String>) -> PathBuf {
+    if let Some(m) = crate::enforced::current() {
+        return m.managed_dir.join("config.toml");
+    }
     // Tests point the managed file elsewhere; a release build never reads the variable, so an
     // agent cannot move the administrator's policy out of the way.
     if cfg!(debug_assertions) {
@@ -677,7 +698,7 @@ fn managed_path(vars: &std::collections::HashMap<String, String>) -> PathBuf {
     PathBuf::from(MANAGED_PATH)
 }
 
-fn root_owned(path: &Path) -> bool {
+pub(crate) fn root_owned(path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let ok = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0);
     ok(path) && path.parent().is_none_or(ok)

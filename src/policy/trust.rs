@@ -10,6 +10,10 @@ use sha2::{Digest, Sha256};
 
 /// The per-user state directory: `$XDG_STATE_HOME/shellguard` or `~/.local/state/shellguard`.
 pub fn state_dir(vars: &std::collections::HashMap<String, String>) -> Option<PathBuf> {
+    if let Some(m) = crate::enforced::current() {
+        // Inside an enforced tree: the supervisor's read-only view, whatever the environment.
+        return Some(m.state_dir.clone());
+    }
     let base = match vars.get("XDG_STATE_HOME").filter(|v| v.starts_with('/')) {
         Some(x) => PathBuf::from(x),
         None => PathBuf::from(vars.get("HOME").filter(|h| !h.is_empty())?).join(".local/state"),

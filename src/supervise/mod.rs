@@ -40,13 +40,29 @@ const NOT_FOUND: u8 = 127;
 const CANNOT_RUN: u8 = 126;
 const SETUP_FAILED: u8 = 125;
 
-const USAGE_TEXT: &str = "usage: shellguard run [--] AGENT [ARGS…]
+const USAGE_TEXT: &str = "usage: shellguard run [--unenforced] [--] AGENT [ARGS…]
 
 Runs AGENT in a pseudo-terminal with every shell it starts going through shellguard, and shows
-the approvals those shells ask for here, on this terminal.";
+the approvals those shells ask for here, on this terminal. On Linux the boundary is enforced by
+the kernel: every shell in AGENT's tree, by any path, is the guard, and shellguard's own files
+and approvals are out of its reach. --unenforced runs AGENT with the advisory guard only.";
+
+/// What `--unenforced` gives up, said every time it is used.
+const UNENFORCED_LOSS: &str =
+    "shellguard run: --unenforced: the agent gets the advisory guard only. \
+Shells it starts by absolute path (/bin/bash, /bin/sh: Codex, mini-swe-agent, make, npm scripts, \
+#! scripts) are NOT checked, and it can change shellguard's configuration, approvals and audit \
+log, or answer its own requests from a console it starts.";
 
 /// Entry point for `shellguard run ARGS` (ARGS without the subcommand word).
 pub fn run_main(args: &[String]) -> u8 {
+    if crate::enforced::current().is_some() {
+        return nested(args);
+    }
+    let (enforce, args) = match args.first().map(String::as_str) {
+        Some("--unenforced") => (false, &args[1..]),
+        _ => (true, args),
+    };
     let (agent, agent_args) = match parse_args(args) {
         Ok(Some(parsed)) => parsed,
         Ok(None) => {
@@ -58,7 +74,7 @@ pub fn run_main(args: &[String]) -> u8 {
             return USAGE;
         }
     };
-    match supervise(agent, agent_args) {
+    match supervise(agent, agent_args, enforce) {
         Ok(code) => code,
         Err((code, msg)) => {
             eprintln!("shellguard run: {msg}");
@@ -84,11 +100,60 @@ fn parse_args(args: &[String]) -> Result<Option<(&str, &[String])>, String> {
 
 pub(crate) type Failure = (u8, String);
 
-fn supervise(agent: &str, agent_args: &[String]) -> Result<u8, Failure> {
+fn supervise(agent: &str, agent_args: &[String], enforce: bool) -> Result<u8, Failure> {
     let original_path = std::env::var_os("PATH");
     let program = find_program(agent, original_path.as_deref())
         .ok_or_else(|| (NOT_FOUND, format!("{agent}: command not found")))?;
-    host(&program, agent_args, agent, &[])
+    if !enforce {
+        eprintln!("{UNENFORCED_LOSS}");
+        return host(&program, agent_args, agent, &[]);
+    }
+    if let Err(why) = crate::sandbox::preflight() {
+        return Err((SETUP_FAILED, cannot_enforce(agent, &why.0)));
+    }
+    host_with(&program, agent_args, agent, &[], true)
+}
+
+fn cannot_enforce(agent: &str, why: &str) -> String {
+    format!(
+        "cannot enforce the boundary around {agent}: {why}. {agent} was not started. Fix that, \
+         or accept the advisory guard only with `shellguard run --unenforced -- {agent} …` \
+         (shells started by absolute path are then not checked, and the agent can change \
+         shellguard's own files)."
+    )
+}
+
+/// `shellguard run` inside an enforced tree: the outer supervisor already guards every shell
+/// here and is the only one whose answers count, so this one adds nothing and displaces
+/// nothing: it just runs the program.
+fn nested(args: &[String]) -> u8 {
+    let args = match args.first().map(String::as_str) {
+        Some("--unenforced") => &args[1..],
+        _ => args,
+    };
+    let (agent, agent_args) = match parse_args(args) {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => {
+            println!("{USAGE_TEXT}");
+            return 0;
+        }
+        Err(msg) => {
+            eprintln!("shellguard run: {msg}\n{USAGE_TEXT}");
+            return USAGE;
+        }
+    };
+    eprintln!(
+        "shellguard run: already inside an enforced `shellguard run`; {agent} runs under it (its approvals appear there)"
+    );
+    let err = std::os::unix::process::CommandExt::exec(
+        std::process::Command::new(agent).args(agent_args),
+    );
+    eprintln!("shellguard run: cannot start {agent}: {err}");
+    if err.kind() == io::ErrorKind::NotFound {
+        NOT_FOUND
+    } else {
+        CANNOT_RUN
+    }
 }
 
 /// Hosts `program ARGS` in a pty as `shellguard run` does (shims first on its `PATH`, `SHELL`
@@ -100,6 +165,26 @@ pub(crate) fn host(
     agent: &str,
     env: &[(OsString, OsString)],
 ) -> Result<u8, Failure> {
+    host_with(program, agent_args, agent, env, false)
+}
+
+/// [`host`], inside the kernel-enforced boundary when `enforce` (see `crate::sandbox`).
+fn host_with(
+    program: &Path,
+    agent_args: &[String],
+    agent: &str,
+    env: &[(OsString, OsString)],
+    enforce: bool,
+) -> Result<u8, Failure> {
+    if enforce {
+        // Nothing of the same user may read or write the supervisor's memory.
+        crate::sys::kernel::set_dumpable(false).map_err(|e| {
+            (
+                SETUP_FAILED,
+                format!("cannot make the supervisor undumpable: {e}"),
+            )
+        })?;
+    }
     let original_path = std::env::var_os("PATH");
     let shims = shims_dir().map_err(|e| (SETUP_FAILED, e))?;
 
@@ -139,8 +224,35 @@ pub(crate) fn host(
         .openpty(size)
         .map_err(|e| (SETUP_FAILED, format!("cannot open a pseudo-terminal: {e}")))?;
 
-    let mut cmd = CommandBuilder::new(program.as_os_str());
-    cmd.args(agent_args);
+    let vars: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let prepared = if enforce {
+        let p = crate::sandbox::prepare(
+            program,
+            agent_args,
+            socket.as_ref().map(|s| s.path.as_path()),
+            &vars,
+        )
+        .map_err(|e| (SETUP_FAILED, cannot_enforce(agent, &e)))?;
+        Some(p)
+    } else {
+        None
+    };
+    let mut cmd = match &prepared {
+        Some(p) => {
+            let (init, init_args, spec) = p
+                .init_command()
+                .map_err(|e| (SETUP_FAILED, cannot_enforce(agent, &e)))?;
+            let mut cmd = CommandBuilder::new(init.as_os_str());
+            cmd.args(&init_args);
+            cmd.env(crate::sandbox::SPEC_ENV, spec);
+            cmd
+        }
+        None => {
+            let mut cmd = CommandBuilder::new(program.as_os_str());
+            cmd.args(agent_args);
+            cmd
+        }
+    };
     if let Ok(cwd) = std::env::current_dir() {
         cmd.cwd(cwd);
     }
@@ -156,7 +268,7 @@ pub(crate) fn host(
         cmd.env(k, v);
     }
 
-    let child = pty
+    let mut child = pty
         .slave
         .spawn_command(cmd)
         .map_err(|e| (CANNOT_RUN, format!("cannot start {agent}: {e}")))?;
@@ -167,6 +279,20 @@ pub(crate) fn host(
         .and_then(|p| i32::try_from(p).ok())
         .map(Pid::from_raw)
         .ok_or_else(|| (CANNOT_RUN, format!("{agent} has no process id")))?;
+    let _boundary = match prepared {
+        Some(p) => match p.start(pid.as_raw().unsigned_abs()) {
+            Ok(running) => Some(running),
+            Err(why) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err((SETUP_FAILED, cannot_enforce(agent, &why)));
+            }
+        },
+        None => None,
+    };
+    let remember_in = enforce
+        .then(|| crate::policy::trust::state_dir(&vars))
+        .flatten();
 
     let reader = pty
         .master
@@ -204,6 +330,7 @@ pub(crate) fn host(
         credit,
         size,
         stdin_is_tty,
+        remember_in,
         gate_dir: env
             .iter()
             .find(|(k, _)| k.as_os_str() == crate::interactive::HOST_ENV)

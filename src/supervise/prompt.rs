@@ -415,6 +415,7 @@ mod tests {
             highlights: vec![(7, 10)],
             pid: 42,
             wait_secs: 10,
+            enforced: false,
         };
         let mut out = Vec::new();
         draw_prompt(

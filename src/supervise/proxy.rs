@@ -324,6 +324,9 @@ pub struct Proxy {
     /// The Enter being held: the request shown for it, the bytes from the Enter on, and the
     /// other end of the request's stream (kept open so the request is not "withdrawn").
     gated: Option<(String, Vec<u8>, std::os::unix::net::UnixStream)>,
+    /// The state directory in which "approve and remember" answers to shells inside the
+    /// enforced tree are recorded (they cannot write there themselves).
+    remember_in: Option<std::path::PathBuf>,
 }
 
 /// Programs that read command lines from the terminal, as `/proc/PID/comm` names them.
@@ -354,6 +357,8 @@ pub struct Wiring {
     pub stdin_is_tty: bool,
     /// See `Proxy::gate_dir`.
     pub gate_dir: Option<std::path::PathBuf>,
+    /// See `Proxy::remember_in`.
+    pub remember_in: Option<std::path::PathBuf>,
 }
 
 impl Proxy {
@@ -381,6 +386,7 @@ impl Proxy {
             stdin_is_tty: w.stdin_is_tty,
             gate_dir: w.gate_dir,
             gated: None,
+            remember_in: w.remember_in,
         }
     }
 
@@ -596,6 +602,7 @@ impl Proxy {
             highlights: Vec::new(),
             pid: u32::try_from(pgid).unwrap_or(0),
             wait_secs: 60,
+            enforced: false,
         };
         self.gated = Some((req.id.clone(), held, theirs));
         self.queue.push_front(Pending::new(req, ours));
@@ -836,6 +843,19 @@ impl Proxy {
             _ => None,
         };
         let approved = matches!(answer, Some((Verdict::Approve, _)));
+        if let (Some(state), Some((Verdict::Approve, Some(secs))), true) =
+            (&self.remember_in, answer, p.pending.req.enforced)
+        {
+            // A shell inside the enforced tree cannot write its state: record it for it.
+            let req = &p.pending.req;
+            let _ = crate::policy::approvals::remember(
+                state,
+                &req.command,
+                &req.cwd,
+                secs,
+                crate::audit::approver::SUPERVISOR,
+            );
+        }
         if let Some((verdict, remember)) = answer {
             p.pending.answer(verdict, remember);
         }

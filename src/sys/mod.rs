@@ -1,4 +1,5 @@
-//! The one place with `unsafe`: signal handlers and the allocator that bound the analysis.
+//! The one place with `unsafe`: signal handlers and the allocator that bound the analysis, and
+//! (in `kernel`) the namespace, capability and seccomp calls of the enforced supervisor.
 //!
 //! Hostile input must end in a refusal (exit 126), never in a crash, a hang, or the command
 //! running. brush-parser can loop, allocate without bound or overflow the stack on a few
@@ -6,6 +7,8 @@
 //! analysis runs, a timer, an allocation cap and a stack-overflow handler are armed; each
 //! writes one line and exits 126 from inside the handler, using only async-signal-safe calls.
 #![allow(unsafe_code)]
+
+pub mod kernel;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -1,0 +1,185 @@
+# The fake agent of tests/enforce.rs: run under `shellguard run`, it tries one family of ways
+# around the guard and prints what happened as `RESULT {json}`. It never judges anything
+# itself; the test does.
+import ctypes
+import json
+import os
+import pwd
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HOME = os.environ["HOME"]
+VICTIM = os.path.join(HOME, "precious")
+RM = 'rm -r "$HOME/precious"'
+SG = os.environ.get("SG_BIN", "shellguard")
+CONFIG = os.path.join(HOME, ".config/shellguard/config.toml")
+STATE = os.path.join(HOME, ".local/state/shellguard")
+WORK = os.environ["SG_WORK"]
+results = {}
+
+
+def run(name, argv, **kw):
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60, **kw)
+        results[name] = {"rc": r.returncode, "out": r.stdout[-600:], "err": r.stderr[-1500:]}
+    except Exception as e:  # the attempt itself failed: that is a result too
+        results[name] = {"rc": None, "err": repr(e)}
+
+
+def attempt(name, fn):
+    try:
+        fn()
+        results[name] = {"ok": True}
+    except Exception as e:
+        results[name] = {"ok": False, "err": repr(e)}
+
+
+def shells():
+    run("bash -lc (Codex)", ["/bin/bash", "-lc", RM])
+    run("sh -c (mini-swe-agent)", ["/bin/sh", "-c", RM])
+    run("usr/bin/bash", ["/usr/bin/bash", "-c", RM])
+    run("usr/bin/sh", ["/usr/bin/sh", "-c", RM])
+    if os.path.exists("/bin/dash"):
+        run("dash", ["/bin/dash", "-c", RM])
+    run("subprocess shell=True", RM, shell=True)
+    with open(os.path.join(WORK, "Makefile"), "w") as f:
+        f.write("clean:\n\trm -r $$HOME/precious\n")
+    run("make recipe", ["make", "-C", WORK, "clean"])
+    run(
+        "npm-run-style sh -c (node)",
+        ["node", "-e", "require('child_process').execSync(process.argv[1], {stdio: 'inherit'})", RM],
+    )
+    script = os.path.join(WORK, "x.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/bash\n" + RM + "\n")
+    os.chmod(script, 0o755)
+    run("#!/bin/bash ./x.sh", ["./x.sh"], cwd=WORK)
+    run("env bash", ["/usr/bin/env", "bash", "-c", RM])
+    login = pwd.getpwuid(os.getuid()).pw_shell
+    run("login shell " + login, [login, "-lc", RM])
+    run("benign", ["/bin/bash", "-c", "echo benign-ok"])
+    run("benign sh", ["/bin/sh", "-c", "echo sh-ok | tr a-z A-Z"])
+
+
+def tamper():
+    cfg_dir = os.path.dirname(CONFIG)
+    attempt("python writes config", lambda: open(CONFIG, "w").write('mode = "observe"\n'))
+    run("dd of=config", ["dd", "of=" + CONFIG], input='mode = "observe"\n')
+    link = os.path.join(WORK, "cfglink")
+    os.symlink(cfg_dir, link)
+    attempt("write through a symlinked parent", lambda: open(os.path.join(link, "config.toml"), "a").write("x\n"))
+    attempt("new file in config dir", lambda: open(os.path.join(cfg_dir, "other.toml"), "w").write("x"))
+    audit = os.path.join(STATE, "audit.jsonl")
+    attempt("truncate the audit log", lambda: open(audit, "w").close())
+    attempt("remove the audit log", lambda: os.remove(audit))
+    attempt("fifo at the audit log", lambda: os.mkfifo(audit + ".fifo"))
+    attempt("forge an approval", lambda: open(os.path.join(STATE, "approvals"), "a").write('{"kind":"allow"}\n'))
+    attempt("forge a trust pin", lambda: open(os.path.join(STATE, "trusted"), "a").write("0" * 64 + " /x\n"))
+    attempt("chmod the config dir", lambda: os.chmod(cfg_dir, 0o777))
+    attempt("rename ~/.config", lambda: os.rename(os.path.join(HOME, ".config"), os.path.join(HOME, ".config.old")))
+    attempt("rename ~/.local/state", lambda: os.rename(os.path.join(HOME, ".local/state"), os.path.join(HOME, ".local/st")))
+    attempt("rename the state dir", lambda: os.rename(STATE, STATE + ".old"))
+    run_dir = os.environ["SG_RUNTIME"]
+    attempt("socket in the runtime dir", lambda: socket.socket(socket.AF_UNIX).bind(os.path.join(run_dir, "watch.sock.new")))
+    attempt("overwrite the shellguard binary", lambda: open(os.environ["SG_BIN_PATH"], "ab").write(b"x"))
+    attempt("overwrite /bin/bash", lambda: open("/bin/bash", "ab").write(b"x"))
+    run("copy the guard", ["cp", os.environ["SG_BIN_PATH"], os.path.join(WORK, "sg-copy")])
+
+
+def authority():
+    # A refused request, with the id a human could approve outside.
+    run("refused first", ["/bin/bash", "-c", RM])
+    err = results["refused first"]["err"]
+    rid = err.split("Request id ")[1].split(":")[0] if "Request id " in err else "00000000"
+    results["id"] = rid
+    cmd = "env -i HOME=$HOME PATH=/usr/bin:/bin TERM=xterm " + SG + " approve " + rid
+    run("script approve", ["script", "-qc", cmd, "/dev/null"], input="y\n")
+    run("script trust", ["script", "-qc", SG + " trust", "/dev/null"], input="y\n")
+    run("deny --all", [SG, "deny", "--all"])
+    run("script watch", ["script", "-qfc", SG + " watch", "/dev/null"], input="y\n")
+    py = "import pty,sys; pty.spawn(sys.argv[1:])"
+    run("pty.spawn approve", [sys.executable, "-c", py, SG, "approve", rid], input="y\n")
+    run("pty.spawn trust", [sys.executable, "-c", py, SG, "trust"], input="y\n")
+    run("pty.spawn watch", [sys.executable, "-c", py, SG, "watch"], input="y\n")
+    run("retry after the fake approvals", ["/bin/bash", "-c", RM])
+    # A supervisor of our own making, which approves everything it is asked.
+    path = os.path.join(WORK, "fake.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(8)
+    asked = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            asked.append(1)
+            line = conn.makefile().readline()
+            try:
+                req = json.loads(line)
+                ans = {"id": req["id"], "nonce": req["nonce"], "verdict": "approve"}
+                conn.sendall((json.dumps(ans) + "\n").encode())
+            except Exception:
+                pass
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    env = dict(os.environ, SHELLGUARD_SUPERVISOR=path)
+    run("fake supervisor", ["/bin/bash", "-c", RM], env=env)
+    results["fake supervisor asked"] = len(asked)
+    run("nested run", [SG, "run", "--", "/bin/bash", "-c", RM])
+    run("nested run --unenforced", [SG, "run", "--unenforced", "--", "/bin/bash", "-c", RM])
+
+
+def fake_watch():
+    py = "import pty,sys; pty.spawn(sys.argv[1:])"
+    run("script watch", ["script", "-qfc", SG + " watch", "/dev/null"], input="y\n")
+    run("pty.spawn watch", [sys.executable, "-c", py, SG, "watch"], input="y\n")
+
+
+def escape():
+    run("su", ["su", "-c", "true"])
+    if os.path.exists("/usr/bin/sudo"):
+        run("sudo", ["sudo", "true"])
+    run("unshare -Ur", ["unshare", "-Urm", "true"])
+    run("umount the config view", ["umount", os.path.dirname(CONFIG)])
+    run("mount over the config", ["mount", "-t", "tmpfs", "none", os.path.dirname(CONFIG)])
+    libc = ctypes.CDLL(None, use_errno=True)
+    r = libc.ptrace(16, 1, 0, 0)  # PTRACE_ATTACH to our init
+    results["ptrace"] = {"rc": r, "errno": ctypes.get_errno()}
+    pid_file = os.environ.get("SG_SUP_PID_FILE")
+    if pid_file:
+        for _ in range(200):
+            if os.path.exists(pid_file) and open(pid_file).read().strip():
+                break
+            time.sleep(0.05)
+        sup = int(open(pid_file).read())
+        attempt("kill the supervisor", lambda: os.kill(sup, 15))
+    results["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    run("mem of pid 1", ["dd", "if=/proc/1/mem", "of=/dev/null", "count=1"])
+
+
+def ask():
+    # One destructive command, for the human at the supervisor's prompt.
+    r = subprocess.run(["/bin/bash", "-lc", RM], capture_output=True, text=True)
+    print("AGENT-RC=%d" % r.returncode, flush=True)
+    if len(sys.argv) > 2 and sys.argv[2] == "twice":
+        os.makedirs(VICTIM, exist_ok=True)
+        r = subprocess.run(["/bin/bash", "-lc", RM], capture_output=True, text=True)
+        print("AGENT-RC2=%d" % r.returncode, flush=True)
+
+
+{
+    "shells": shells,
+    "tamper": tamper,
+    "authority": authority,
+    "fake-watch": fake_watch,
+    "escape": escape,
+    "ask": ask,
+}[sys.argv[1]]()
+print("RESULT " + json.dumps(results), flush=True)
