@@ -357,6 +357,13 @@ fn every_shell_by_any_path_is_judged() {
         if let Some(d) = r.get("dash") {
             assert!(refused(d), "{}: dash: {d}", w.who());
         }
+        let interactive = &r["interactive bash"];
+        assert_eq!(interactive["rc"], 126, "{}: {interactive}", w.who());
+        assert!(!interactive["out"].as_str().unwrap().contains("typed-line"));
+        assert!(interactive["err"]
+            .as_str()
+            .unwrap()
+            .contains("interactive shell inside"));
         assert_eq!(r["benign"]["rc"], 0, "{}: {}", w.who(), r["benign"]);
         assert_eq!(r["benign"]["out"], "benign-ok\n");
         assert_eq!(r["benign sh"]["out"], "SH-OK\n", "{}", r["benign sh"]);
@@ -749,4 +756,65 @@ fn without_user_namespaces_run_refuses_to_start_and_says_why() {
     assert!(text.contains("--unenforced"), "{text}");
     assert!(text.contains("ran") && text.contains("rc=0"), "{text}");
     assert!(text.contains("advisory guard only"), "{text}");
+}
+
+/// Known bypass (README, "Known bypasses and limits"): native code the agent builds and
+/// preloads into the guard (`LD_PRELOAD`) runs as the guard before any judgement, so it can
+/// ask for the real shell. It is the "program's own system calls" class: such code could
+/// delete the files itself. A statically linked guard would close this path; when it does,
+/// this test fails and the table must change.
+#[test]
+fn known_bypass_native_code_preloaded_into_the_guard() {
+    let w = World::new(None);
+    let so = w.root.join("work/preload.so");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/enforce/preload.c");
+    let st = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(src)
+        .status()
+        .expect("cc (the Rust toolchain's linker) is needed");
+    assert!(st.success());
+    let bin = binary().display().to_string();
+    let preload = format!("LD_PRELOAD={}", so.display());
+    let argv = w.argv(&[
+        &bin,
+        "run",
+        "--",
+        "/usr/bin/env",
+        &preload,
+        "/bin/bash",
+        "-c",
+        "true",
+    ]);
+    let out = Command::new(&argv[0])
+        .args(&argv[1..])
+        .env_clear()
+        .envs(w.env())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("UNGUARDED-SHELL"), "{text}");
+}
+
+/// Known limit (README): a program started directly, with no shell in between, is not judged
+/// until the exec gate exists: `subprocess.run(["rm", "-r", P])`, and the recipes that make
+/// runs without a shell because they hold no shell syntax.
+#[test]
+fn known_limit_programs_started_without_a_shell_are_not_judged_yet() {
+    let w = World::new(None);
+    let (code, text, r) = w.run_agent("shells");
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        r["direct exec of rm"]["rc"], 0,
+        "{}",
+        r["direct exec of rm"]
+    );
+    assert_eq!(
+        r["make simple recipe"]["rc"], 0,
+        "{}",
+        r["make simple recipe"]
+    );
+    assert_eq!(r["other left"], serde_json::json!([]), "{text}");
 }

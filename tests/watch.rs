@@ -281,6 +281,31 @@ fn watch_server_answers_by_id() {
 }
 
 #[test]
+fn a_console_whose_socket_is_removed_or_replaced_says_so_at_once() {
+    let dir = temp_dir("lost");
+    let sock = dir.join("watch.sock");
+    let mut server = Server::bind(&sock, Instant::now()).unwrap();
+    assert!(server.service(Instant::now()).is_empty());
+    fs::remove_file(&sock).unwrap();
+    let evs = server.service(Instant::now());
+    assert!(
+        matches!(evs.as_slice(), [Event::SocketLost(why)] if why.contains("removed or replaced")),
+        "{evs:?}"
+    );
+    // Said once, not on every pass.
+    assert!(server.service(Instant::now()).is_empty());
+
+    // A file put in its place is not ours either.
+    let sock = dir.join("watch2.sock");
+    let mut server = Server::bind(&sock, Instant::now()).unwrap();
+    fs::remove_file(&sock).unwrap();
+    let _other = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let evs = server.service(Instant::now());
+    assert!(matches!(evs.as_slice(), [Event::SocketLost(_)]), "{evs:?}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn watch_server_drops_expired_and_abandoned_requests() {
     let dir = temp_dir("expire");
     let sock = dir.join("watch.sock");

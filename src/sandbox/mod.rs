@@ -221,9 +221,9 @@ fn shells(guard: (u64, u64)) -> Vec<Shell> {
                 .is_some_and(|n| SHELL_NAMES.contains(&n))
         })
         .collect::<Vec<_>>();
-    let candidates = BIN_DIRS
-        .iter()
-        .flat_map(|d| SHELL_NAMES.iter().map(move |n| Path::new(d).join(n)))
+    let candidates = bin_dirs()
+        .into_iter()
+        .flat_map(|d| SHELL_NAMES.iter().map(move |n| d.join(n)))
         .chain(from_list);
     unique_files(candidates)
         .into_iter()
@@ -240,10 +240,23 @@ fn shells(guard: (u64, u64)) -> Vec<Shell> {
         .collect()
 }
 
+/// [`BIN_DIRS`] that exist, each once (`/bin` is often `/usr/bin`).
+fn bin_dirs() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for d in BIN_DIRS {
+        if let Ok(real) = std::fs::canonicalize(d) {
+            if !out.contains(&real) {
+                out.push(real);
+            }
+        }
+    }
+    out
+}
+
 fn setuid_programs() -> Vec<PathBuf> {
     let mut candidates = Vec::new();
-    for dir in BIN_DIRS {
-        let Ok(entries) = std::fs::read_dir(dir) else {
+    for dir in bin_dirs() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for e in entries.flatten() {
@@ -465,7 +478,12 @@ impl Prepared {
             if Instant::now() >= deadline || !alive(pid) {
                 return Err("the sandbox's init process did not report".into());
             }
-            std::thread::sleep(Duration::from_millis(5));
+            // Wake on the connection, or every 50 ms to see whether the init process died.
+            let mut fds = [PollFd::new(
+                std::os::fd::AsFd::as_fd(&self.control),
+                PollFlags::POLLIN,
+            )];
+            let _ = poll(&mut fds, 50u16);
         };
         let mut fds = [PollFd::new(
             std::os::fd::AsFd::as_fd(&stream),

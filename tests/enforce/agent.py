@@ -61,6 +61,16 @@ def shells():
     login = pwd.getpwuid(os.getuid()).pw_shell
     run("login shell " + login, [login, "-lc", RM])
     run("benign", ["/bin/bash", "-c", "echo benign-ok"])
+    run("interactive bash", ["/bin/bash", "-i"], input="echo typed-line\n")
+    # Known limit until the exec gate: programs started without any shell are not judged.
+    other = os.path.join(HOME, "other")
+    os.makedirs(os.path.join(other, "a"))
+    run("direct exec of rm", ["rm", "-r", os.path.join(other, "a")])
+    os.makedirs(os.path.join(other, "b"))
+    with open(os.path.join(WORK, "Makefile.simple"), "w") as f:
+        f.write("clean:\n\trm -r " + os.path.join(other, "b") + "\n")
+    run("make simple recipe", ["make", "-f", os.path.join(WORK, "Makefile.simple"), "clean"])
+    results["other left"] = sorted(os.listdir(other))
     run("benign sh", ["/bin/sh", "-c", "echo sh-ok | tr a-z A-Z"])
 
 
@@ -87,6 +97,11 @@ def tamper():
     attempt("overwrite the shellguard binary", lambda: open(os.environ["SG_BIN_PATH"], "ab").write(b"x"))
     attempt("overwrite /bin/bash", lambda: open("/bin/bash", "ab").write(b"x"))
     run("copy the guard", ["cp", os.environ["SG_BIN_PATH"], os.path.join(WORK, "sg-copy")])
+    # The project's own file may be edited, but what it loosens needs the human's trust.
+    os.makedirs(os.path.join(WORK, ".git"), exist_ok=True)
+    with open(os.path.join(WORK, ".shellguard.toml"), "w") as f:
+        f.write('mode = "observe"\n[[allow]]\nrule = "fs.rm-recursive"\n')
+    run("a project file that loosens", ["/bin/bash", "-c", RM], cwd=WORK)
 
 
 def authority():

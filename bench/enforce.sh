@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# What the enforced boundary of `shellguard run` costs: the same workloads under
+# `shellguard run` and `shellguard run --unenforced`, timed as whole processes by hyperfine.
+#
+#   bench/enforce.sh [WORKLOAD…]      # all four unless named; RUNS=20 WARMUP=3 unless set
+#
+# Workloads (none needs a network or a terminal; stdin is /dev/null):
+#   start-up   the agent is /bin/true: what building the boundary adds to an agent's start
+#   execs      xargs runs /bin/true 2,000 times, no shell in between
+#   make       make -j2 compiles 60 small C files (recipes without shell syntax: make execs them)
+#   make-sh    make -j2 of 300 targets whose recipes need a shell (`sh -c` each): under the
+#              enforced run every one is the guard, which is what the boundary is for
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+RUNS=${RUNS:-20}
+WARMUP=${WARMUP:-3}
+command -v hyperfine >/dev/null || {
+    echo "needs hyperfine (apt-get install hyperfine, or cargo install --locked hyperfine)" >&2
+    exit 1
+}
+cargo build --release --quiet
+sg=$PWD/target/release/shellguard
+
+work=$(mktemp -d)
+trap 'rm -rf -- "$work"' EXIT
+export HOME=$work/home
+mkdir -p "$HOME" "$work/proj/src"
+seq 2000 >"$work/seq"
+
+{
+    printf 'OBJS := $(patsubst src/%%.c,out/%%.o,$(wildcard src/*.c))\n'
+    printf 'all: $(OBJS)\n'
+    printf 'out/%%.o: src/%%.c | out\n\tcc -O0 -c $< -o $@\n'
+    printf 'out:\n\tmkdir -p out\n'
+} >"$work/proj/Makefile"
+for i in $(seq 60); do
+    printf 'int f%d(int x) { return x * %d + 1; }\n' "$i" "$i" >"$work/proj/src/f$i.c"
+done
+
+mkdir -p "$work/sh"
+{
+    printf 'T := $(addprefix out/t,$(shell seq 300))\n'
+    printf 'all: $(T)\n'
+    printf 'out/t%%: | out\n\t@echo $@ > $@ && test -s $@\n'
+    printf 'out:\n\tmkdir -p out\n'
+} >"$work/sh/Makefile"
+
+run() { # NAME COMMAND...
+    local name=$1
+    shift
+    local cmd
+    printf -v cmd '%q ' "$@"
+    hyperfine --runs "$RUNS" --warmup "$WARMUP" -N --style basic \
+        --export-markdown "$work/$name.md" \
+        --prepare "rm -rf $work/proj/out $work/sh/out" \
+        -n "$name, enforced" "$sg run -- $cmd" \
+        -n "$name, --unenforced" "$sg run --unenforced -- $cmd" >/dev/null
+    cat "$work/$name.md"
+    echo
+}
+
+selected=("$@")
+pick() { ((${#selected[@]} == 0)) || [[ " ${selected[*]} " == *" $1 "* ]]; }
+pick start-up && run start-up /bin/true
+pick execs && run execs /usr/bin/xargs -n1 -a "$work/seq" /bin/true
+pick make && run make /usr/bin/make -s -j2 -C "$work/proj"
+pick make-sh && run make-sh /usr/bin/make -s -j2 -C "$work/sh"
