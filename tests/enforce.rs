@@ -687,6 +687,36 @@ fn the_human_answers_at_the_supervisor_and_the_answer_takes() {
 }
 
 #[test]
+fn an_approval_given_outside_takes_inside() {
+    for user in users() {
+        let w = World::new(user);
+        // Nobody to ask: refused, with an id.
+        let (code, text, _) = w.run_agent("ask");
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains("AGENT-RC=126"), "{}: {text}", w.who());
+        let id: String = text
+            .split("Request id ")
+            .nth(1)
+            .expect("a request id")
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        assert!(w.victim_intact());
+        // The human approves it in a terminal of their own, outside the tree.
+        let bin = binary().display().to_string();
+        let mut human = Pty::spawn(&w.argv(&[&bin, "approve", &id]), &w.env(), &w.root);
+        human.wait_for("[y/N]");
+        human.send(b"y\r");
+        assert_eq!(human.wait_exit(), 0, "{}", human.screen());
+        // The identical retry inside now runs.
+        let (code, text, _) = w.run_agent("ask");
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains("AGENT-RC=0"), "{}: {text}", w.who());
+        assert!(!w.victim_intact(), "{}: approved, yet not run", w.who());
+    }
+}
+
+#[test]
 fn a_watch_console_outside_keeps_working() {
     for user in users() {
         let w = World::new(user);

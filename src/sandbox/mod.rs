@@ -139,6 +139,12 @@ fn guard_source() -> io::Result<PathBuf> {
 
 /// What this kernel lacks for enforcement, checked before anything is started.
 pub fn preflight() -> Result<(), Unavailable> {
+    if !filter::supported() {
+        return Err(Unavailable(format!(
+            "this build has no seccomp filter for {} (x86_64 and aarch64 only)",
+            std::env::consts::ARCH
+        )));
+    }
     let release = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();

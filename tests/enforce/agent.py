@@ -183,6 +183,7 @@ def ask():
     # One destructive command, for the human at the supervisor's prompt.
     r = subprocess.run(["/bin/bash", "-lc", RM], capture_output=True, text=True)
     print("AGENT-RC=%d" % r.returncode, flush=True)
+    print("AGENT-ERR=" + r.stderr.replace("\n", " "), flush=True)
     if len(sys.argv) > 2 and sys.argv[2] == "twice":
         os.makedirs(VICTIM, exist_ok=True)
         r = subprocess.run(["/bin/bash", "-lc", RM], capture_output=True, text=True)
