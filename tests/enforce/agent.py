@@ -84,6 +84,10 @@ def tamper():
     attempt("new file in config dir", lambda: open(os.path.join(cfg_dir, "other.toml"), "w").write("x"))
     audit = os.path.join(STATE, "audit.jsonl")
     attempt("truncate the audit log", lambda: open(audit, "w").close())
+    # The spellings that got past the lexical self-protection: the kernel stops them now.
+    run("glob-spelled truncation", ["/bin/bash", "-c", ": > $HOME/.local/state/shellguar[d]/audit.jsonl"])
+    run("printf | dd of=config", ["/bin/sh", "-c", "printf 'mode = \"observe\"\\n' | dd of=$HOME/.config/shellguar[d]/config.toml"])
+    run("mkfifo at the audit log", ["/bin/sh", "-c", "rm -f $HOME/.local/state/shellguar?/audit.jsonl; mkfifo $HOME/.local/state/shellguar?/audit.jsonl"])
     attempt("remove the audit log", lambda: os.remove(audit))
     attempt("fifo at the audit log", lambda: os.mkfifo(audit + ".fifo"))
     attempt("forge an approval", lambda: open(os.path.join(STATE, "approvals"), "a").write('{"kind":"allow"}\n'))
