@@ -205,6 +205,20 @@ impl World {
         ]
     }
 
+    /// `argv` in the agent's work directory with the world's environment only, no input,
+    /// output captured.
+    fn command(&self, argv: &[String]) -> Command {
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .env_clear()
+            .envs(self.env())
+            .current_dir(self.root.join("work"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
     fn agent_args(&self, scenario: &str) -> Vec<String> {
         let agent = self.root.join("agent.py").display().to_string();
         let bin = binary().display().to_string();
@@ -214,14 +228,7 @@ impl World {
     /// `shellguard run -- python3 agent.py SCENARIO` without a terminal; its results.
     fn run_agent(&self, scenario: &str) -> (i32, String, BTreeMap<String, Value>) {
         let argv = self.agent_args(scenario);
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .env_clear()
-            .envs(self.env())
-            .current_dir(self.root.join("work"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = self.command(&argv);
         let child = cmd.spawn().expect("spawn shellguard run");
         let out = child.wait_with_output().unwrap();
         let text = format!(
@@ -510,14 +517,7 @@ fn the_supervisor_cannot_be_signalled_from_inside() {
         let w = World::new(user);
         let argv = w.agent_args("escape");
         // setpriv execs, so the child's pid is the supervisor's.
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .env_clear()
-            .envs(w.env())
-            .current_dir(w.root.join("work"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = w.command(&argv);
         let (tx, rx) = std::sync::mpsc::channel::<u32>();
         // The pid is only known after spawning, so the agent reads it from a file it waits for.
         let pid_file = w.root.join("work/sup.pid");
@@ -727,14 +727,7 @@ fn a_watch_console_outside_keeps_working() {
         let id = fs::metadata(&sock).map(|m| (m.dev(), m.ino())).unwrap();
         // Without a terminal the supervisor has no prompt: requests go to the watch console.
         let argv = w.agent_args("ask");
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .env_clear()
-            .envs(w.env())
-            .current_dir(w.root.join("work"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = w.command(&argv);
         let child = cmd.spawn().unwrap();
         watch.wait_for("precious");
         thread::sleep(Duration::from_millis(700));
@@ -817,13 +810,7 @@ fn known_bypass_native_code_preloaded_into_the_guard() {
         "-c",
         "true",
     ]);
-    let out = Command::new(&argv[0])
-        .args(&argv[1..])
-        .env_clear()
-        .envs(w.env())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = w.command(&argv).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("UNGUARDED-SHELL"), "{text}");
 }

@@ -316,7 +316,11 @@ fn watch_server_drops_expired_and_abandoned_requests() {
     let s = sock.clone();
     let client = thread::spawn(move || broker::ask(&s, &req, Duration::from_secs(1)));
     service_until(&mut server, |e| matches!(e, Event::Arrived(_)));
-    service_until(&mut server, |e| matches!(e, Event::Expired(_)));
+    // Dropped either way: at its deadline, or (on a loaded machine, when the console's pass
+    // comes late) as soon as the shell that gave up has hung up.
+    service_until(&mut server, |e| {
+        matches!(e, Event::Expired(_) | Event::Gone(_))
+    });
     assert!(server.core.pending().is_empty());
     assert!(client.join().unwrap().is_err());
 

@@ -63,22 +63,30 @@ pub fn run_main(args: &[String]) -> u8 {
         Some("--unenforced") => (false, &args[1..]),
         _ => (true, args),
     };
-    let (agent, agent_args) = match parse_args(args) {
-        Ok(Some(parsed)) => parsed,
-        Ok(None) => {
-            println!("{USAGE_TEXT}");
-            return 0;
-        }
-        Err(msg) => {
-            eprintln!("shellguard run: {msg}\n{USAGE_TEXT}");
-            return USAGE;
-        }
+    let (agent, agent_args) = match parse_or_say(args) {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
     };
     match supervise(agent, agent_args, enforce) {
         Ok(code) => code,
         Err((code, msg)) => {
             eprintln!("shellguard run: {msg}");
             code
+        }
+    }
+}
+
+/// [`parse_args`], with `--help` and usage errors said here: `Err` is the exit status.
+fn parse_or_say(args: &[String]) -> Result<(&str, &[String]), u8> {
+    match parse_args(args) {
+        Ok(Some(parsed)) => Ok(parsed),
+        Ok(None) => {
+            println!("{USAGE_TEXT}");
+            Err(0)
+        }
+        Err(msg) => {
+            eprintln!("shellguard run: {msg}\n{USAGE_TEXT}");
+            Err(USAGE)
         }
     }
 }
@@ -131,16 +139,9 @@ fn nested(args: &[String]) -> u8 {
         Some("--unenforced") => &args[1..],
         _ => args,
     };
-    let (agent, agent_args) = match parse_args(args) {
-        Ok(Some(parsed)) => parsed,
-        Ok(None) => {
-            println!("{USAGE_TEXT}");
-            return 0;
-        }
-        Err(msg) => {
-            eprintln!("shellguard run: {msg}\n{USAGE_TEXT}");
-            return USAGE;
-        }
+    let (agent, agent_args) = match parse_or_say(args) {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
     };
     eprintln!(
         "shellguard run: already inside an enforced `shellguard run`; {agent} runs under it (its approvals appear there)"
