@@ -13,7 +13,9 @@
 #   PREFIX          where to install; the binary goes to $PREFIX/bin (default: $HOME/.local)
 #   XDG_DATA_HOME   where the shims directory goes (default: $HOME/.local/share)
 #   SHELLGUARD_BIN  an already-built shellguard binary to install instead of building one
-#                   with `cargo build --release --locked` (for tests and packagers)
+#                   (statically linked where the C library allows: `cargo rustc --release
+#                   --locked --bin shellguard -- -C target-feature=+crt-static`; for tests and
+#                   packagers)
 #
 # The whole body is a function called on the last line, so a half-downloaded copy of this
 # script runs nothing.
@@ -57,8 +59,16 @@ build() {
     locked=
     [ -f "$1/Cargo.lock" ] && locked=--locked
     # Cargo's output goes to stderr: stdout carries only the path printed below.
-    (CDPATH='' cd -- "$1" && cargo build --release ${locked:+"$locked"} 1>&2) ||
-        die "cargo build --release $locked failed (see above)"
+    # Statically linked when the C library allows it: a guard that loads no shared library
+    # cannot have code preloaded into it (LD_PRELOAD), which inside `shellguard run` would run
+    # before any judgement (README, Known bypasses).
+    if ! (CDPATH='' cd -- "$1" &&
+        cargo rustc --release ${locked:+"$locked"} --bin shellguard -- \
+            -C target-feature=+crt-static 1>&2); then
+        warn "a statically linked build failed; building a dynamically linked one (code preloaded into it with LD_PRELOAD could get an unguarded shell under \`shellguard run\`)"
+        (CDPATH='' cd -- "$1" && cargo build --release ${locked:+"$locked"} 1>&2) ||
+            die "cargo build --release $locked failed (see above)"
+    fi
     # Where cargo put it: CARGO_TARGET_DIR, relative to the checkout, or target/ there.
     case ${CARGO_TARGET_DIR:-target} in
         /*) target_dir=$CARGO_TARGET_DIR ;;

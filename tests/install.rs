@@ -245,9 +245,54 @@ fn without_shellguard_bin_builds_with_cargo_locked_and_installs_the_result() {
     assert!(Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("Cargo.lock")
         .exists());
+    // Statically linked (no preloading into the guard).
     assert_eq!(
         ran,
-        format!("{}\nbuild --release --locked\n", env!("CARGO_MANIFEST_DIR"))
+        format!(
+            "{}\nrustc --release --locked --bin shellguard -- -C target-feature=+crt-static\n",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    );
+    assert_installed(
+        &home.join(".local/bin/shellguard"),
+        &home.join(".local/share/shellguard/shims"),
+    );
+}
+
+#[test]
+fn without_a_static_c_library_it_builds_dynamically_and_says_what_that_costs() {
+    let sandbox = Sandbox::new("dynamic");
+    let home = sandbox.path("home");
+    let target = sandbox.path("target");
+    // A cargo whose static build fails (no libc.a), and whose ordinary build works.
+    let fake = sandbox.path("fakebin");
+    fs::create_dir(&fake).unwrap();
+    fs::write(
+        fake.join("cargo"),
+        format!(
+            "#!/bin/sh -e\n\
+             [ \"$1\" = rustc ] && exit 1\n\
+             mkdir -p \"$CARGO_TARGET_DIR/release\"\n\
+             cp '{BIN}' \"$CARGO_TARGET_DIR/release/shellguard\"\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(fake.join("cargo"), fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(fake).chain(std::env::split_paths(&path_without_cargo())),
+    )
+    .unwrap();
+    let env = [
+        ("HOME", home.as_os_str()),
+        ("PATH", &path),
+        ("CARGO_TARGET_DIR", target.as_os_str()),
+    ];
+    let out = install(&sandbox.0, &env);
+    assert_succeeded(&out);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("dynamically linked") && err.contains("LD_PRELOAD"),
+        "{err}"
     );
     assert_installed(
         &home.join(".local/bin/shellguard"),
