@@ -65,6 +65,10 @@ pub struct Manifest {
     /// Set-user-ID programs the guard stands in for: under `no_new_privs` they could not gain
     /// their privileges anyway, so they explain that instead of failing obscurely.
     pub setuid: Vec<PathBuf>,
+    /// When the boundary was built (seconds since the epoch): shell startup files changed
+    /// since then are judged with the command (`crate::startup`).
+    #[serde(default)]
+    pub started: u64,
 }
 
 impl Manifest {
@@ -165,6 +169,7 @@ mod tests {
                 shell("/usr/bin/dash", "dash"),
             ],
             setuid: vec![],
+            started: 0,
         }
     }
 

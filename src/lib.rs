@@ -18,6 +18,7 @@ mod sys;
 
 mod run;
 mod shell;
+mod startup;
 
 pub use run::run;
 

@@ -31,10 +31,12 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             return ExitCode::from(127);
         }
     };
-    let parsed = bash::parse_invocation(dialect_of(kind, &real), &args, Ttys::probe());
+    let dialect = dialect_of(kind, &real);
+    let parsed = bash::parse_invocation(dialect, &args, Ttys::probe());
+    let login = parsed.as_ref().is_ok_and(|b| b.login);
     let mut stdin_script: Option<Vec<u8>> = None;
     let mut unreadable = false;
-    let (text, ctx) = match parsed.map(|b| (b.posix, b.source)) {
+    let (mut text, ctx) = match parsed.map(|b| (b.posix, b.source)) {
         // The shell reports its own usage errors; code it will not run needs no judgement.
         Ok((_, Source::NoRun(_))) => return fail(exec::exec_shell(&real, &args)),
         // Arguments that are not text cannot be read, so cannot be judged: ask.
@@ -117,6 +119,20 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             (text, ctx)
         }
     };
+    if let Some(m) = crate::enforced::current() {
+        // What the real shell runs before the command is judged with it (see `startup`).
+        let before = crate::startup::Startup {
+            dialect,
+            posix: ctx.posix,
+            login,
+            vars: &ctx.vars,
+            since: m.started,
+        }
+        .code();
+        if !before.is_empty() {
+            text = before + &text;
+        }
+    }
     for n in &policy.notes {
         eprintln!("{n}");
     }

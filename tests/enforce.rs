@@ -344,6 +344,8 @@ fn every_shell_by_any_path_is_judged() {
             "npm-run-style sh -c (node)",
             "#!/bin/bash ./x.sh",
             "env bash",
+            "BASH_ENV",
+            "changed profile, login shell",
         ];
         for name in destructive {
             let got = r
@@ -372,6 +374,8 @@ fn every_shell_by_any_path_is_judged() {
             .unwrap()
             .contains("interactive shell inside"));
         assert_eq!(r["benign"]["rc"], 0, "{}: {}", w.who(), r["benign"]);
+        let plain = &r["changed profile, no login"];
+        assert_eq!(plain["out"], "not-login\n", "{}: {plain}", w.who());
         assert_eq!(r["benign"]["out"], "benign-ok\n");
         assert_eq!(r["benign sh"]["out"], "SH-OK\n", "{}", r["benign sh"]);
         w.assert_untouched(&before, &text);

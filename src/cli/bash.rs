@@ -10,7 +10,8 @@
 //! usage error: hence [`Dialect`].
 //!
 //! Things outside argv that also decide what runs are the caller's business: `BASH_ENV`, `ENV`,
-//! `POSIXLY_CORRECT`, startup files, and what stdin or a script file holds.
+//! `POSIXLY_CORRECT`, startup files, and what stdin or a script file holds. (Inside an
+//! enforced `shellguard run`, `crate::startup` judges `BASH_ENV` and changed profile files.)
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;

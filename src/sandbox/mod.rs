@@ -411,6 +411,9 @@ pub fn prepare(
         real_runtime_dir: runtime_dir,
         shells,
         setuid,
+        started: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
     };
     let spec = Spec {
         control: control_path.clone(),

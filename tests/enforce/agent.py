@@ -71,6 +71,15 @@ def shells():
         f.write("clean:\n\trm -r " + os.path.join(other, "b") + "\n")
     run("make simple recipe", ["make", "-f", os.path.join(WORK, "Makefile.simple"), "clean"])
     results["other left"] = sorted(os.listdir(other))
+    # Shell code that runs before the command: BASH_ENV, and a profile the agent changed.
+    evil = os.path.join(WORK, "evil.sh")
+    with open(evil, "w") as f:
+        f.write(RM + "\n")
+    run("BASH_ENV", ["/bin/bash", "-c", "echo hi"], env=dict(os.environ, BASH_ENV=evil))
+    with open(os.path.join(HOME, ".bash_profile"), "a") as f:
+        f.write(RM + "\n")
+    run("changed profile, login shell", ["/bin/bash", "-lc", "echo hi"])
+    run("changed profile, no login", ["/bin/bash", "-c", "echo not-login"])
     run("benign sh", ["/bin/sh", "-c", "echo sh-ok | tr a-z A-Z"])
 
 
