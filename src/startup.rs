@@ -1,8 +1,9 @@
-//! Code the real shell runs before the command it was given: `BASH_ENV`, and a login shell's
-//! profile files. Inside an enforced `shellguard run` the agent can write both (the variable
+//! Code the real shell runs before the command it was given: functions exported in its
+//! environment (`BASH_FUNC_name%%`), `BASH_ENV`, and a login shell's profile files. Inside an enforced `shellguard run` the agent can write both (the variable
 //! in its environment, the files in the user's home), so they would be a way to run shell code
 //! nobody judged. There they are judged with the command:
 //!
+//! - functions bash imports from the environment (a `ls` that deletes), always;
 //! - the file `BASH_ENV` names (a non-interactive bash, outside POSIX mode), always: the agent
 //!   chose it;
 //! - a login shell's profile files (`/etc/profile` and `/etc/profile.d/*.sh`, then bash's
@@ -44,6 +45,25 @@ impl Startup<'_> {
                     out.push_str(UNKNOWN);
                     out.push('\n');
                 }
+            }
+        }
+        if self.dialect == Dialect::Bash {
+            // bash defines every function exported in its environment before it runs anything.
+            let mut exported: Vec<(&str, &String)> = self
+                .vars
+                .iter()
+                .filter_map(|(k, v)| {
+                    let name = k.strip_prefix("BASH_FUNC_")?.strip_suffix("%%")?;
+                    v.starts_with("()").then_some((name, v))
+                })
+                .collect();
+            exported.sort();
+            for (name, body) in exported {
+                out.push_str(&format!(
+                    "# {name}: a function exported in the environment
+"
+                ));
+                out.push_str(&format!("{name} {body}\n"));
             }
         }
         if self.login {
@@ -142,6 +162,10 @@ mod tests {
             .code()
         };
         assert_eq!(s(&vars, false, 0), "");
+        vars.insert("BASH_FUNC_ls%%".into(), "() {  rm -rf ~/x\n}".into());
+        let code = s(&vars, false, 0);
+        assert!(code.contains("ls () {  rm -rf ~/x"), "{code}");
+        vars.remove("BASH_FUNC_ls%%");
         vars.insert("BASH_ENV".into(), evil.display().to_string());
         let code = s(&vars, false, u64::MAX);
         assert!(

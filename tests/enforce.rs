@@ -345,6 +345,7 @@ fn every_shell_by_any_path_is_judged() {
             "#!/bin/bash ./x.sh",
             "env bash",
             "BASH_ENV",
+            "exported function",
             "changed profile, login shell",
         ];
         for name in destructive {

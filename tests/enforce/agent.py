@@ -76,6 +76,8 @@ def shells():
     with open(evil, "w") as f:
         f.write(RM + "\n")
     run("BASH_ENV", ["/bin/bash", "-c", "echo hi"], env=dict(os.environ, BASH_ENV=evil))
+    func = {"BASH_FUNC_ls%%": "() { " + RM + "; }"}
+    run("exported function", ["/bin/bash", "-c", "ls"], env=dict(os.environ, **func))
     with open(os.path.join(HOME, ".bash_profile"), "a") as f:
         f.write(RM + "\n")
     run("changed profile, login shell", ["/bin/bash", "-lc", "echo hi"])
