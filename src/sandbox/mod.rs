@@ -22,7 +22,8 @@
 //!    process's memory, and `TIOCSTI`. It cannot see or signal the supervisor (another pid
 //!    namespace), and if the supervisor dies the whole tree is killed.
 //! 4. **No new privileges.** Set-user-ID programs cannot elevate (`no_new_privs`); the guard
-//!    is mounted over the usual ones so that they say why instead of failing obscurely.
+//!    is mounted over those in the bin directories and in `/usr/lib` and `/usr/libexec` (two
+//!    levels deep) so that they say why instead of failing obscurely.
 //!
 //! What it does not do: judge programs that a process starts directly without a shell, or
 //! what a program does through its own system calls (`shutil.rmtree`), or calls to remote
@@ -259,23 +260,42 @@ fn bin_dirs() -> Vec<PathBuf> {
     out
 }
 
+/// Where set-user-ID helpers live besides the bin directories (`ssh-keysign`,
+/// `dbus-daemon-launch-helper`, `polkit-agent-helper-1`), looked into two levels deep.
+const HELPER_DIRS: &[&str] = &["/usr/lib", "/usr/libexec"];
+
 fn setuid_programs() -> Vec<PathBuf> {
     let mut candidates = Vec::new();
     for dir in bin_dirs() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let Ok(meta) = e.metadata() else { continue };
-            if meta.is_file() && meta.permissions().mode() & 0o4000 != 0 {
-                candidates.push(e.path());
-            }
-        }
+        setuid_in(&dir, 0, &mut candidates);
+    }
+    for dir in HELPER_DIRS {
+        setuid_in(Path::new(dir), 1, &mut candidates);
     }
     unique_files(candidates)
         .into_iter()
         .map(|(p, _)| p)
         .collect()
+}
+
+/// Set-user-ID files in `dir`, and in its subdirectories `depth` levels down (links are not
+/// followed).
+fn setuid_in(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        // The directory entry's own type: no stat for what is not a file or a directory.
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() && depth > 0 {
+            setuid_in(&e.path(), depth - 1, out);
+        } else if kind.is_file() {
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.permissions().mode() & 0o4000 != 0 {
+                out.push(e.path());
+            }
+        }
+    }
 }
 
 /// Every ancestor of `dirs` below `/`, parents first.
