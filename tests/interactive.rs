@@ -246,6 +246,9 @@ fn child_shells_are_guarded_too() {
         .enumerate()
     {
         s.line(child);
+        // Let the child become the terminal's foreground first: a line typed before that
+        // reaches a shell the host cannot yet tell apart from an unguarded one (it holds it).
+        std::thread::sleep(Duration::from_millis(400));
         s.line(&format!("PS1='U$ '; echo level{i}"));
         s.wait_for("the child's first line", |x| {
             x.lines().any(|l| l == format!("level{i}"))
