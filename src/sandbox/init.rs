@@ -223,25 +223,25 @@ fn inner(spec: &Spec, control: &UnixStream) -> Result<u8, String> {
         kernel::install_seccomp(&super::filter::program(), true),
     )?
     .ok_or("the kernel gave no seccomp listener")?;
+    // The supervisor holds the listener before any of the agent runs: without it the guard
+    // could get no shell, and nothing would answer for the tree.
+    step(
+        "handing the seccomp listener to the supervisor",
+        report_ready(
+            control,
+            &Ready::Ok {
+                guard_dev: guard_meta.dev(),
+                guard_ino: guard_meta.ino(),
+                mnt_ns: mnt_ns.ino(),
+            },
+            &listener,
+        ),
+    )?;
+    drop(listener);
     let forwarded = forwarded_signals();
     match step("fork", kernel::fork())? {
-        Forked::Child => {
-            drop(listener);
-            exec_agent(spec)
-        }
-        Forked::Parent(agent) => {
-            report_ready(
-                control,
-                &Ready::Ok {
-                    guard_dev: guard_meta.dev(),
-                    guard_ino: guard_meta.ino(),
-                    mnt_ns: mnt_ns.ino(),
-                },
-                &listener,
-            );
-            drop(listener);
-            Ok(reap_until(agent, &forwarded))
-        }
+        Forked::Child => exec_agent(spec),
+        Forked::Parent(agent) => Ok(reap_until(agent, &forwarded)),
     }
 }
 
@@ -371,16 +371,21 @@ fn report(control: &UnixStream, ready: &Ready) {
     let _ = (&*control).write_all(&line);
 }
 
-fn report_ready(control: &UnixStream, ready: &Ready, listener: &OwnedFd) {
-    let mut line = serde_json::to_vec(ready).unwrap_or_default();
+fn report_ready(control: &UnixStream, ready: &Ready, listener: &OwnedFd) -> io::Result<()> {
+    let mut line = serde_json::to_vec(ready)?;
     line.push(b'\n');
     let fds = [listener.as_fd().as_raw_fd()];
     let iov = [io::IoSlice::new(&line)];
-    let _ = sendmsg::<()>(
+    let sent = sendmsg::<()>(
         control.as_raw_fd(),
         &iov,
         &[ControlMessage::ScmRights(&fds)],
         MsgFlags::empty(),
         None,
-    );
+    )?;
+    if sent == line.len() {
+        Ok(())
+    } else {
+        Err(io::Error::other("the report was cut short"))
+    }
 }
