@@ -127,13 +127,12 @@ pub struct Running {
     _records: records::Records,
 }
 
-/// The shellguard binary to copy as the guard: this one, or (in debug builds, for tests whose
-/// supervisor is a test binary) `SHELLGUARD_TEST_BIN`.
+/// The shellguard binary to copy as the guard: this one, or `SHELLGUARD_TEST_BIN` (for tests
+/// whose supervisor is a test binary). Only the supervisor's own environment is read here,
+/// which is the human's, never the agent's.
 fn guard_source() -> io::Result<PathBuf> {
-    if cfg!(debug_assertions) {
-        if let Some(p) = std::env::var_os("SHELLGUARD_TEST_BIN") {
-            return Ok(PathBuf::from(p));
-        }
+    if let Some(p) = std::env::var_os("SHELLGUARD_TEST_BIN") {
+        return Ok(PathBuf::from(p));
     }
     std::env::current_exe()
 }
