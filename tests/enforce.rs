@@ -77,16 +77,28 @@ fn users() -> Vec<Option<User>> {
     vec![None, Some(user)]
 }
 
-/// The binary, copied where every user can run it (the build tree may be private).
+/// The binary, copied where every user can run it (the build tree may be private). One copy
+/// per build, reused by later runs, so runs do not leave copies behind.
 fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = PathBuf::from(format!("/tmp/sg-enforce-bin-{}", std::process::id()));
+        let source = Path::new(env!("CARGO_BIN_EXE_shellguard"));
+        let meta = fs::metadata(source).unwrap();
+        let stamp = format!("{} {}.{}", meta.len(), meta.mtime(), meta.mtime_nsec());
+        let dir = PathBuf::from(format!("/tmp/sg-enforce-bin-{}", nix::unistd::getuid()));
         fs::create_dir_all(&dir).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         let bin = dir.join("shellguard");
-        fs::copy(env!("CARGO_BIN_EXE_shellguard"), &bin).unwrap();
-        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        let stamp_file = dir.join("stamp");
+        if fs::read_to_string(&stamp_file).ok().as_deref() != Some(stamp.as_str()) || !bin.exists()
+        {
+            // A new name, then a rename: a run that has the old copy open keeps it.
+            let tmp = dir.join(format!("shellguard.{}", std::process::id()));
+            fs::copy(source, &tmp).unwrap();
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
+            fs::rename(&tmp, &bin).unwrap();
+            fs::write(&stamp_file, &stamp).unwrap();
+        }
         bin
     })
 }
