@@ -208,16 +208,6 @@ pub enum RealShell {
     },
 }
 
-impl RealShell {
-    /// The path shown in messages, and whose name says which dialect the shell speaks.
-    pub fn path(&self) -> &Path {
-        match self {
-            RealShell::Path(p) => p,
-            RealShell::Supervised { path, .. } => path,
-        }
-    }
-}
-
 /// The real shell for `kind`: inside an enforced tree the supervisor's (nothing the
 /// environment or a configuration says can change it); else [`find_real_shell`].
 pub fn real_shell(kind: ShellKind, configured: Option<&Path>) -> Result<RealShell, ExecError> {

@@ -80,7 +80,9 @@ Subcommands:
   check [--json] [--] CMD      judge CMD as -c CMD would, run nothing
   explain CMD                  the same, for people: commands found, rules, why
   rules list | test [FILE]     the rules in force; run rules' own examples
-  run [--] AGENT ARGS...       host an agent; approvals appear in this terminal
+  run [--unenforced] [--] AGENT ARGS...
+                               host an agent (on Linux inside a kernel-enforced
+                               boundary); approvals appear in this terminal
   watch                        approval console for shells without a supervisor
   approve ID [--for MINUTES]   approve a refused request (a person, in a terminal)
   deny --all | ID              revoke remembered approvals

@@ -210,12 +210,9 @@ fn honours_prefix_and_xdg_data_home() {
     }
 }
 
-#[test]
-fn without_shellguard_bin_builds_with_cargo_locked_and_installs_the_result() {
-    let sandbox = Sandbox::new("build");
-    let home = sandbox.path("home");
-    let target = sandbox.path("target");
-    // A stand-in for cargo: records where and how it ran, "builds" by copying the test binary.
+/// A `cargo` that makes its target directory, runs `first` (shell), then "builds" by copying the test binary to where
+/// cargo would put it; returns a PATH with it first and no real cargo.
+fn fake_cargo(sandbox: &Sandbox, first: &str) -> OsString {
     let fake = sandbox.path("fakebin");
     fs::create_dir(&fake).unwrap();
     fs::write(
@@ -223,16 +220,26 @@ fn without_shellguard_bin_builds_with_cargo_locked_and_installs_the_result() {
         format!(
             "#!/bin/sh -e\n\
              mkdir -p \"$CARGO_TARGET_DIR/release\"\n\
-             printf '%s\\n' \"$PWD\" \"$*\" >\"$CARGO_TARGET_DIR/../cargo-ran\"\n\
+             {first}\n\
              cp '{BIN}' \"$CARGO_TARGET_DIR/release/shellguard\"\n"
         ),
     )
     .unwrap();
     fs::set_permissions(fake.join("cargo"), fs::Permissions::from_mode(0o755)).unwrap();
-    let path = std::env::join_paths(
-        std::iter::once(fake).chain(std::env::split_paths(&path_without_cargo())),
-    )
-    .unwrap();
+    std::env::join_paths(std::iter::once(fake).chain(std::env::split_paths(&path_without_cargo())))
+        .unwrap()
+}
+
+#[test]
+fn without_shellguard_bin_builds_with_cargo_locked_and_installs_the_result() {
+    let sandbox = Sandbox::new("build");
+    let home = sandbox.path("home");
+    let target = sandbox.path("target");
+    // A stand-in for cargo: records where and how it ran, "builds" by copying the test binary.
+    let path = fake_cargo(
+        &sandbox,
+        "printf '%s\\n' \"$PWD\" \"$*\" >\"$CARGO_TARGET_DIR/../cargo-ran\"",
+    );
     let env = [
         ("HOME", home.as_os_str()),
         ("PATH", &path),
@@ -265,23 +272,7 @@ fn without_a_static_c_library_it_builds_dynamically_and_says_what_that_costs() {
     let home = sandbox.path("home");
     let target = sandbox.path("target");
     // A cargo whose static build fails (no libc.a), and whose ordinary build works.
-    let fake = sandbox.path("fakebin");
-    fs::create_dir(&fake).unwrap();
-    fs::write(
-        fake.join("cargo"),
-        format!(
-            "#!/bin/sh -e\n\
-             [ \"$1\" = rustc ] && exit 1\n\
-             mkdir -p \"$CARGO_TARGET_DIR/release\"\n\
-             cp '{BIN}' \"$CARGO_TARGET_DIR/release/shellguard\"\n"
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(fake.join("cargo"), fs::Permissions::from_mode(0o755)).unwrap();
-    let path = std::env::join_paths(
-        std::iter::once(fake).chain(std::env::split_paths(&path_without_cargo())),
-    )
-    .unwrap();
+    let path = fake_cargo(&sandbox, "[ \"$1\" = rustc ] && exit 1");
     let env = [
         ("HOME", home.as_os_str()),
         ("PATH", &path),

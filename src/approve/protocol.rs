@@ -70,6 +70,42 @@ pub struct Answer {
     pub remember_secs: Option<u64>,
 }
 
+/// Reads one line (without its newline) from `stream`, as a server reads a client: the whole
+/// line must arrive within `within` and be at most `max` bytes, else `None` (and the caller
+/// drops the connection). A connection closed before the newline is `None` too.
+pub fn read_line_within(
+    stream: &std::os::unix::net::UnixStream,
+    within: std::time::Duration,
+    max: usize,
+) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    let mut line = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let mut reader = stream;
+    loop {
+        let left = within.checked_sub(start.elapsed())?;
+        stream
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .ok()?;
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return None,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        };
+        if let Some(end) = chunk[..n].iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(&chunk[..end]);
+            return (line.len() <= max).then_some(line);
+        }
+        line.extend_from_slice(&chunk[..n]);
+        if line.len() > max {
+            return None;
+        }
+    }
+}
+
 /// A fresh request id: short enough to type, random enough not to collide.
 pub fn new_id() -> String {
     let mut b = [0u8; 4];

@@ -75,21 +75,12 @@ fn refuse(p: &mut Vec<BpfInsn>, call: libc::c_long, ret: u32) {
     p.push(stmt(RET_K, ret));
 }
 
-/// `nr == call` → (`arg & mask` → `ret`, else allow). Leaves the accumulator holding the
-/// argument only on paths that return.
-fn refuse_flag(p: &mut Vec<BpfInsn>, call: libc::c_long, arg: u32, mask: u32, ret: u32) {
+/// `nr == call` → (argument `arg` passes `test` against `k` → `ret`, else allow). `test` is
+/// `JSET_K` (any bit of `k` set) or `JEQ_K` (equal to `k`).
+fn on_arg(p: &mut Vec<BpfInsn>, call: libc::c_long, arg: u32, test: u16, k: u32, ret: u32) {
     p.push(jump(JEQ_K, nr(call), 0, 4));
     p.push(stmt(LD_W_ABS, off_arg(arg)));
-    p.push(jump(JSET_K, mask, 0, 1));
-    p.push(stmt(RET_K, ret));
-    p.push(stmt(RET_K, RET_ALLOW));
-}
-
-/// `nr == call` → (`arg == value` → `ret`, else allow).
-fn match_arg(p: &mut Vec<BpfInsn>, call: libc::c_long, arg: u32, value: u32, ret: u32) {
-    p.push(jump(JEQ_K, nr(call), 0, 4));
-    p.push(stmt(LD_W_ABS, off_arg(arg)));
-    p.push(jump(JEQ_K, value, 0, 1));
+    p.push(jump(test, k, 0, 1));
     p.push(stmt(RET_K, ret));
     p.push(stmt(RET_K, RET_ALLOW));
 }
@@ -109,10 +100,11 @@ pub fn program() -> Vec<BpfInsn> {
         p.push(jump(JGE_K, X32_BIT, 0, 1));
         p.push(stmt(RET_K, RET_KILL_PROCESS));
     }
-    match_arg(
+    on_arg(
         &mut p,
         libc::SYS_openat,
         0,
+        JEQ_K,
         SUPERVISOR_DIRFD as u32,
         RET_USER_NOTIF,
     );
@@ -123,9 +115,16 @@ pub fn program() -> Vec<BpfInsn> {
     refuse(&mut p, libc::SYS_pidfd_getfd, eperm);
     refuse(&mut p, libc::SYS_clone3, ret_errno(libc::ENOSYS));
     let newuser = libc::CLONE_NEWUSER as u32;
-    refuse_flag(&mut p, libc::SYS_unshare, 0, newuser, eperm);
-    refuse_flag(&mut p, libc::SYS_clone, 0, newuser, eperm);
-    match_arg(&mut p, libc::SYS_ioctl, 1, libc::TIOCSTI as u32, eperm);
+    on_arg(&mut p, libc::SYS_unshare, 0, JSET_K, newuser, eperm);
+    on_arg(&mut p, libc::SYS_clone, 0, JSET_K, newuser, eperm);
+    on_arg(
+        &mut p,
+        libc::SYS_ioctl,
+        1,
+        JEQ_K,
+        libc::TIOCSTI as u32,
+        eperm,
+    );
     p.push(stmt(RET_K, RET_ALLOW));
     p
 }

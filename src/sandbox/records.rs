@@ -2,13 +2,13 @@
 //! requests that `shellguard approve ID` later shows. The tree sees shellguard's state
 //! directory read-only, so the log only grows, through here, and only by whole records.
 
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::enforced::{Note, MAX_NOTE};
 
@@ -110,30 +110,6 @@ fn handle(stream: &UnixStream, uid: u32, audit_log: &Path, state_dir: &Path) {
 }
 
 fn read_note(stream: &UnixStream) -> Option<Note> {
-    let start = Instant::now();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16384];
-    let mut reader = stream;
-    loop {
-        let left = READ_WITHIN.checked_sub(start.elapsed())?;
-        stream
-            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-            .ok()?;
-        match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => {
-                buf.extend_from_slice(&chunk[..n]);
-                if let Some(end) = buf.iter().position(|&b| b == b'\n') {
-                    buf.truncate(end);
-                    break;
-                }
-                if buf.len() > MAX_NOTE {
-                    return None;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    serde_json::from_slice(&buf).ok()
+    let line = crate::approve::protocol::read_line_within(stream, READ_WITHIN, MAX_NOTE)?;
+    serde_json::from_slice(&line).ok()
 }

@@ -7,7 +7,7 @@
 //! keyboard, in the proxy loop.
 
 use std::fs::{self, DirBuilder};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -145,33 +145,7 @@ fn read_request(stream: &UnixStream, uid: u32) -> Option<Request> {
     if creds.uid() != uid {
         return None;
     }
-    let start = Instant::now();
-    let mut line = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let mut reader = stream;
-    loop {
-        let left = READ_WITHIN.checked_sub(start.elapsed())?;
-        stream
-            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-            .ok()?;
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => return None,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return None,
-        };
-        if let Some(end) = chunk[..n].iter().position(|&b| b == b'\n') {
-            line.extend_from_slice(&chunk[..end]);
-            break;
-        }
-        line.extend_from_slice(&chunk[..n]);
-        if line.len() > MAX_REQUEST {
-            return None;
-        }
-    }
-    if line.len() > MAX_REQUEST {
-        return None;
-    }
+    let line = crate::approve::protocol::read_line_within(stream, READ_WITHIN, MAX_REQUEST)?;
     let req: Request = serde_json::from_slice(&line).ok()?;
     valid(&req).then_some(req)
 }
