@@ -48,6 +48,8 @@ pub mod approver {
     pub const SUPERVISOR: &str = "supervisor";
     /// A human at a `shellguard watch` console.
     pub const WATCH: &str = "watch";
+    /// An exec named by a shell line (or program) a human approved just before: asked once.
+    pub const APPROVED_LINE: &str = "approved-line";
     /// `shellguard approve ID`, for the retry of a refused command.
     pub const APPROVE_CMD: &str = "approve-cmd";
     /// An earlier "allow for N minutes" answer for the identical command.
@@ -96,6 +98,21 @@ pub struct Record {
     /// Written by an enforced `shellguard run` for a guard inside its tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforced: Option<bool>,
+    /// A program started directly (judged by the exec gate of an enforced `shellguard run`),
+    /// not a shell line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecOrigin>,
+}
+
+/// Where a judged exec came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecOrigin {
+    /// The calling process, as the supervisor numbers it.
+    pub pid: u32,
+    /// The program that made the call.
+    pub parent: String,
+    /// The file the kernel would run (links resolved).
+    pub path: String,
 }
 
 impl Record {
@@ -135,6 +152,7 @@ impl Record {
             request_id: None,
             mode: mode.as_str().to_string(),
             enforced: None,
+            exec: None,
         }
     }
 
@@ -419,6 +437,7 @@ mod tests {
             request_id: Some("ab12cd34".into()),
             mode: "default".into(),
             enforced: None,
+            exec: None,
         }
     }
 

@@ -129,6 +129,29 @@ pub enum Note {
         cwd: String,
         rules: Vec<String>,
     },
+    /// A guard is about to run a line a human approved (or an approval remembered): the
+    /// programs it starts may do what these rules (id, approved targets) matched without
+    /// being asked about again at exec. Taken only from a guard, and answered `ok`.
+    Grant { rules: Vec<(String, Vec<String>)> },
+}
+
+/// Hands `note` to the supervisor and waits (briefly) until it says it has taken it: what
+/// runs next depends on it.
+pub fn send_and_wait(records: &Path, note: &Note) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut line = serde_json::to_vec(note)?;
+    line.push(b'\n');
+    let mut stream = std::os::unix::net::UnixStream::connect(records)?;
+    stream.set_write_timeout(Some(std::time::Duration::from_secs(2)))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+    stream.write_all(&line)?;
+    let mut ack = [0u8; 3];
+    stream.read_exact(&mut ack)?;
+    if &ack == b"ok\n" {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("not taken"))
+    }
 }
 
 /// Longest note the supervisor reads.

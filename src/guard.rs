@@ -264,6 +264,33 @@ fn broker_request(a: &Asker, d: &Decided, cwd: &str) -> protocol::Request {
     }
 }
 
+/// Inside an enforced tree, before running a line a human approved (or an approval
+/// remembered, or observe mode let through): tells the supervisor's exec gate what was
+/// approved, so the programs the line starts are not asked about a second time. Best effort:
+/// without it they are asked again, which is safe.
+pub fn grant_execs(j: &Judgement, outcome: &Outcome) {
+    let (
+        Some(m),
+        Outcome::Run {
+            approved_by: Some(_),
+            ..
+        },
+    ) = (crate::enforced::current(), outcome)
+    else {
+        return;
+    };
+    let rules: Vec<(String, Vec<String>)> = j
+        .decided
+        .found
+        .iter()
+        .filter(|f| f.decision != Decision::Allow)
+        .map(|f| (f.rule_id.clone(), f.touches.clone()))
+        .collect();
+    if !rules.is_empty() {
+        let _ = crate::enforced::send_and_wait(&m.records, &crate::enforced::Note::Grant { rules });
+    }
+}
+
 /// One line in the audit log (and the system log when configured) for every decision. A log
 /// that cannot be written never stops a command: the decision was already made.
 pub fn audit(text: &str, ctx: &Context, j: &Judgement, policy: &Policy, outcome: &Outcome) {

@@ -47,6 +47,12 @@ fn enforced_special(args: &[OsString]) -> Option<u8> {
     {
         return Some(crate::sandbox::init_main());
     }
+    if args
+        .get(1)
+        .is_some_and(|a| a == crate::sandbox::JUDGE_SUBCOMMAND)
+    {
+        return Some(crate::sandbox::judge_main());
+    }
     let m = crate::enforced::current()?;
     let exe = crate::enforced::exe_path()?;
     if !m.setuid.contains(&exe) {

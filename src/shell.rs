@@ -152,6 +152,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     };
     let outcome = decide(&j, &asker);
     crate::guard::audit(&text, &ctx, &j, &policy, &outcome);
+    crate::guard::grant_execs(&j, &outcome);
     match outcome {
         Outcome::Run { .. } => {
             if let Some(bytes) = stdin_script {

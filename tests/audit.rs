@@ -59,6 +59,7 @@ fn record(command: &str, rule: &str) -> Record {
         request_id: Some("ab12cd34".into()),
         mode: "default".into(),
         enforced: None,
+        exec: None,
     }
 }
 

@@ -328,8 +328,10 @@ fn results(text: &str) -> BTreeMap<String, Value> {
         .unwrap_or_default()
 }
 
+/// Refused by a guard (exit 126) or by the exec gate (the exec failed; `rc` is null when the
+/// caller raised instead), with the refusal paragraph on the stderr the command had.
 fn refused(r: &Value) -> bool {
-    r["rc"].as_i64().is_some_and(|c| c != 0)
+    r["rc"].as_i64() != Some(0)
         && r["err"]
             .as_str()
             .is_some_and(|e| e.contains("shellguard: refused"))
@@ -679,6 +681,15 @@ fn the_human_answers_at_the_supervisor_and_the_answer_takes() {
         p.wait_for("AGENT-RC=0");
         assert_eq!(p.wait_exit(), 0, "{}", p.screen());
         assert!(!w.victim_intact(), "{}: approved, yet not run", w.who());
+        // The `rm` the approved line started was not asked about a second time.
+        let audit = w.audit();
+        assert!(
+            audit.lines().any(|l| l.contains("\"exec\":{")
+                && l.contains("\"approved_by\":\"approved-line\"")
+                && l.contains("/bin/rm")),
+            "{}: {audit}",
+            w.who()
+        );
 
         // Yes, and remember: the supervisor records it, and the identical retry passes.
         let w = World::new(user);
@@ -699,6 +710,40 @@ fn the_human_answers_at_the_supervisor_and_the_answer_takes() {
             w.audit().contains("\"approved_by\":\"memory\""),
             "{}",
             w.audit()
+        );
+    }
+}
+
+#[test]
+fn a_program_started_directly_waits_for_the_human() {
+    for user in users() {
+        // No: the exec fails, and nothing is deleted.
+        let w = World::new(user);
+        let mut p = supervised(&w, &["ask-exec"]);
+        p.wait_for("needs your approval");
+        assert!(p.screen().contains("rm -r"), "{}", p.screen());
+        thread::sleep(Duration::from_millis(600));
+        p.send(b"n");
+        p.wait_for("AGENT-EXC=");
+        assert_eq!(p.wait_exit(), 0, "{}", p.screen());
+        assert!(w.victim_intact(), "{}: refused, yet deleted", w.who());
+
+        // Yes: the held exec goes on.
+        let w = World::new(user);
+        let mut p = supervised(&w, &["ask-exec"]);
+        p.wait_for("needs your approval");
+        thread::sleep(Duration::from_millis(600));
+        p.send(b"y");
+        p.wait_for("AGENT-RC=0");
+        assert_eq!(p.wait_exit(), 0, "{}", p.screen());
+        assert!(!w.victim_intact(), "{}: approved, yet not run", w.who());
+        let audit = w.audit();
+        assert!(
+            audit
+                .lines()
+                .any(|l| l.contains("\"exec\":{") && l.contains("\"approved_by\":\"supervisor\"")),
+            "{}: {audit}",
+            w.who()
         );
     }
 }
@@ -832,23 +877,89 @@ fn known_bypass_native_code_preloaded_into_the_guard() {
     assert!(text.contains("UNGUARDED-SHELL"), "{text}");
 }
 
-/// Known limit (README): a program started directly, with no shell in between, is not judged
-/// until the exec gate exists: `subprocess.run(["rm", "-r", P])`, and the recipes that make
-/// runs without a shell because they hold no shell syntax.
+/// The exec gate: a program started directly, with no shell in between (Python's
+/// `subprocess`, Node's `execFileSync`, `os.execvp`, the recipes `make` runs without a shell,
+/// `rm` behind a link named `ls`), is judged as the same words in a shell would be. With
+/// nobody to ask, a confirm is refused with an id, the paragraph reaches the caller's stderr
+/// and the caller sees EACCES; harmless execs run untouched.
 #[test]
-fn known_limit_programs_started_without_a_shell_are_not_judged_yet() {
-    let w = World::new(None);
-    let (code, text, r) = w.run_agent("shells");
-    assert_eq!(code, 0, "{text}");
-    assert_eq!(
-        r["direct exec of rm"]["rc"], 0,
-        "{}",
-        r["direct exec of rm"]
-    );
-    assert_eq!(
-        r["make simple recipe"]["rc"], 0,
-        "{}",
-        r["make simple recipe"]
-    );
-    assert_eq!(r["other left"], serde_json::json!([]), "{text}");
+fn programs_started_without_a_shell_are_judged() {
+    for user in users() {
+        let w = World::new(user);
+        let before = w.snapshot();
+        let (code, text, r) = w.run_agent("execs");
+        assert_eq!(code, 0, "{}: {text}", w.who());
+        for name in [
+            "python subprocess rm",
+            "make simple recipe",
+            "rm behind a link named ls",
+        ] {
+            let got = &r[name];
+            assert!(refused(got), "{}: {name} was not refused: {got}", w.who());
+            assert!(
+                got["err"].as_str().unwrap().contains("fs.rm-recursive")
+                    && got["err"].as_str().unwrap().contains("Request id"),
+                "{}: {name}: {got}",
+                w.who()
+            );
+        }
+        assert!(
+            r["python subprocess rm"]["err"]
+                .as_str()
+                .unwrap()
+                .contains("Permission denied"),
+            "the caller sees EACCES: {}",
+            r["python subprocess rm"]
+        );
+        let node = &r["node execFileSync rm"];
+        assert_ne!(node["rc"], 0, "{}: {node}", w.who());
+        assert!(
+            node["err"].as_str().unwrap().contains("EACCES"),
+            "{}: {node}",
+            w.who()
+        );
+        assert_eq!(
+            r["os.execvp git push --force"],
+            100 + libc::EACCES,
+            "{}: {text}",
+            w.who()
+        );
+        assert_eq!(
+            r["other left"],
+            serde_json::json!(["a", "b", "c", "d"]),
+            "{}: {text}",
+            w.who()
+        );
+        assert_eq!(r["storm ok"], 200, "{}: {text}", w.who());
+        assert_eq!(r["benign direct exec"]["rc"], 0, "{}: {text}", w.who());
+        let audit = w.audit();
+        let execs: Vec<Value> = audit
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("exec").is_some())
+            .collect();
+        let push = execs
+            .iter()
+            .find(|v| v["command"] == "git push --force origin main")
+            .unwrap_or_else(|| panic!("{}: no exec record for the push in {audit}", w.who()));
+        assert_eq!(push["outcome"], "refused");
+        assert!(push["request_id"].is_string(), "{push}");
+        assert!(
+            push["exec"]["pid"].as_u64().is_some_and(|p| p > 1),
+            "{push}"
+        );
+        assert!(
+            push["exec"]["parent"].as_str().unwrap().contains("python"),
+            "{push}"
+        );
+        assert!(
+            push["exec"]["path"].as_str().unwrap().ends_with("/git"),
+            "{push}"
+        );
+        assert!(
+            !audit.contains("\"command\":\"true\""),
+            "execs no rule matched are not logged"
+        );
+        w.assert_untouched(&before, &text);
+    }
 }

@@ -7,14 +7,14 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub type Str = Cow<'static, str>;
 pub type List = Cow<'static, [Str]>;
 
 /// What happens to a command. Ordered: the strictest decision of a line wins.
 #[must_use]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Allow,

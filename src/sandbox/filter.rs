@@ -1,8 +1,10 @@
 //! The seccomp filter every process of the enforced tree runs under.
 //!
-//! It does four things, and lets every other system call through untouched:
+//! It does five things, and lets every other system call through untouched:
 //! - holds the guard's request for its real shell (`openat` with [`SUPERVISOR_DIRFD`]) for
 //!   the supervisor, which answers it only for the guard (see `gate`);
+//! - holds every `execve` and `execveat` for the supervisor's exec gate, which judges the
+//!   program and its arguments before the exec goes on (see `gate`);
 //! - refuses what would let the tree reach into another process: `ptrace`,
 //!   `process_vm_readv|writev`, `pidfd_getfd`;
 //! - refuses a new user namespace (`unshare`/`clone` with `CLONE_NEWUSER`; `clone3`, whose
@@ -69,7 +71,7 @@ fn nr(n: libc::c_long) -> u32 {
     n as u32
 }
 
-/// `nr == call` → `ret`.
+/// `nr == call` → `ret` (a refusal, or the supervisor's to answer).
 fn refuse(p: &mut Vec<BpfInsn>, call: libc::c_long, ret: u32) {
     p.push(jump(JEQ_K, nr(call), 0, 1));
     p.push(stmt(RET_K, ret));
@@ -108,6 +110,8 @@ pub fn program() -> Vec<BpfInsn> {
         SUPERVISOR_DIRFD as u32,
         RET_USER_NOTIF,
     );
+    refuse(&mut p, libc::SYS_execve, RET_USER_NOTIF);
+    refuse(&mut p, libc::SYS_execveat, RET_USER_NOTIF);
     let eperm = ret_errno(libc::EPERM);
     refuse(&mut p, libc::SYS_ptrace, eperm);
     refuse(&mut p, libc::SYS_process_vm_readv, eperm);
@@ -211,7 +215,8 @@ mod tests {
             call(libc::SYS_ioctl, [0, libc::TIOCGWINSZ as u32, 0, 0, 0, 0]),
             RET_ALLOW
         );
-        assert_eq!(call(libc::SYS_execve, [0; 6]), RET_ALLOW);
+        assert_eq!(call(libc::SYS_execve, [0; 6]), RET_USER_NOTIF);
+        assert_eq!(call(libc::SYS_execveat, [3, 0, 0, 0, 0, 0]), RET_USER_NOTIF);
         assert_eq!(call(libc::SYS_write, [1, 0, 0, 0, 0, 0]), RET_ALLOW);
         assert_eq!(run(&program(), 0x4000_0003, 1, [0; 6]), RET_KILL_PROCESS);
         if cfg!(target_arch = "x86_64") {

@@ -29,9 +29,12 @@
 //! what a program does through its own system calls (`shutil.rmtree`), or calls to remote
 //! APIs. See the README's threat model.
 
+mod execs;
 mod filter;
 mod gate;
+mod grants;
 mod init;
+mod judge;
 mod records;
 
 use std::collections::HashSet;
@@ -47,7 +50,9 @@ use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use serde::{Deserialize, Serialize};
 
 use crate::enforced::{self, Manifest, Shell};
+pub use gate::Prompt;
 pub use init::init_main;
+pub use judge::{judge_main, SUBCOMMAND as JUDGE_SUBCOMMAND};
 
 /// The hidden subcommand the supervisor starts in the agent's pty.
 pub const INIT_SUBCOMMAND: &str = "__sandbox-init";
@@ -471,15 +476,34 @@ impl Prepared {
         ))
     }
 
-    /// Waits for the init process `pid` to report, then serves the tree. An error means the
-    /// agent was not started: the caller says why and stops.
-    pub fn start(self, pid: u32) -> Result<Running, String> {
+    /// Waits for the init process `pid` to report, then serves the tree, asking the human
+    /// about held execs through `prompt` when there is one. An error means the agent was not
+    /// started: the caller says why and stops.
+    pub fn start(self, pid: u32, prompt: Option<Prompt>) -> Result<Running, String> {
         let result = self.wait_ready(pid);
         let _ = std::fs::remove_file(&self.control_path);
         let (listener, guard) = result?;
-        gate::spawn(listener, guard, self.shells);
+        let grants = std::sync::Arc::new(grants::Grants::default());
+        let vars: std::collections::HashMap<String, String> = std::env::vars().collect();
+        let starter = std::fs::metadata(&self.spec.guard_source)
+            .map(|m| (m.dev(), m.ino()))
+            .unwrap_or_default();
+        gate::spawn(gate::Gate {
+            listener,
+            guard,
+            starter,
+            shells: self.shells,
+            judge: judge::Judge::new(&self.spec.guard_source),
+            grants: std::sync::Arc::clone(&grants),
+            channels: gate::Channels {
+                prompt,
+                watch: crate::approve::broker::watch_socket(&vars),
+                audit_log: self.audit_log.clone(),
+                state_dir: self.state_dir.clone(),
+            },
+        });
         let mut records = self.records;
-        records.serve(self.audit_log, self.state_dir);
+        records.serve(self.audit_log, self.state_dir, grants, guard);
         Ok(Running { _records: records })
     }
 

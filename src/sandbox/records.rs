@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use super::gate::{self, GuardId};
+use super::grants::Grants;
 use crate::enforced::{Note, MAX_NOTE};
 
 /// Connections read at once; more wait in the listen queue.
@@ -38,12 +40,25 @@ impl Records {
     }
 
     /// Serves on a thread of its own: audit lines go to `audit_log`, refused requests to the
-    /// approvals register in `state_dir`.
-    pub fn serve(&mut self, audit_log: PathBuf, state_dir: PathBuf) {
+    /// approvals register in `state_dir`, a guard's grants to `grants`.
+    pub fn serve(
+        &mut self,
+        audit_log: PathBuf,
+        state_dir: PathBuf,
+        grants: Arc<Grants>,
+        guard: GuardId,
+    ) {
         let Some(listener) = self.listener.take() else {
             return;
         };
         let uid = nix::unistd::getuid().as_raw();
+        let to = Arc::new(To {
+            uid,
+            audit_log,
+            state_dir,
+            grants,
+            guard,
+        });
         let readers = Arc::new(AtomicUsize::new(0));
         thread::spawn(move || {
             for conn in listener.incoming() {
@@ -54,13 +69,13 @@ impl Records {
                 if readers.fetch_add(1, Ordering::SeqCst) >= MAX_READERS {
                     // Read this one here: slower, but nothing is dropped.
                     readers.fetch_sub(1, Ordering::SeqCst);
-                    handle(&stream, uid, &audit_log, &state_dir);
+                    handle(&stream, &to);
                     continue;
                 }
                 let readers = Arc::clone(&readers);
-                let (audit_log, state_dir) = (audit_log.clone(), state_dir.clone());
+                let to = Arc::clone(&to);
                 thread::spawn(move || {
-                    handle(&stream, uid, &audit_log, &state_dir);
+                    handle(&stream, &to);
                     readers.fetch_sub(1, Ordering::SeqCst);
                 });
             }
@@ -74,15 +89,25 @@ impl Drop for Records {
     }
 }
 
-fn handle(stream: &UnixStream, uid: u32, audit_log: &Path, state_dir: &Path) {
+/// Where notes go.
+struct To {
+    uid: u32,
+    audit_log: PathBuf,
+    state_dir: PathBuf,
+    grants: Arc<Grants>,
+    guard: GuardId,
+}
+
+fn handle(stream: &UnixStream, to: &To) {
     let Ok(creds) =
         nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials)
     else {
         return;
     };
-    if creds.uid() != uid {
+    if creds.uid() != to.uid {
         return;
     }
+    let (audit_log, state_dir) = (to.audit_log.as_path(), to.state_dir.as_path());
     let Some(note) = read_note(stream) else {
         return;
     };
@@ -105,6 +130,19 @@ fn handle(stream: &UnixStream, uid: u32, audit_log: &Path, state_dir: &Path) {
             }
             let _ =
                 crate::policy::approvals::record_refused(state_dir, &id, &command, &cwd, &rules);
+        }
+        Note::Grant { rules } => {
+            // Only the guard grants, and only before it becomes the shell it judged for: the
+            // peer is checked while it waits for this answer.
+            let Ok(pid) = u32::try_from(creds.pid()) else {
+                return;
+            };
+            if !gate::is_guard(pid, to.guard) || rules.len() > 256 {
+                return;
+            }
+            to.grants.add(pid, rules);
+            let mut w = stream;
+            let _ = std::io::Write::write_all(&mut w, b"ok\n");
         }
     }
 }

@@ -155,6 +155,19 @@ fn valid(req: &Request) -> bool {
     short(&req.id, 64) && short(&req.nonce, 256) && !req.command.is_empty()
 }
 
+/// Puts `req` to the human at this supervisor's prompt, as a shell's request would be, and
+/// waits for the answer; `None` if the prompt dropped it (the agent gone, too many waiting).
+pub fn ask_here(events: &Sender<Event>, req: &Request) -> Option<Answer> {
+    let (ours, theirs) = UnixStream::pair().ok()?;
+    events
+        .send(Event::Request(Pending::new(req.clone(), ours)))
+        .ok()?;
+    let wait = Duration::from_secs(req.wait_secs).min(MAX_WAIT) + Duration::from_secs(5);
+    let line = crate::approve::protocol::read_line_within(&theirs, wait, 64 * 1024)?;
+    let answer: Answer = serde_json::from_slice(&line).ok()?;
+    (answer.id == req.id && answer.nonce == req.nonce).then_some(answer)
+}
+
 /// A request waiting for its answer, with the connection to answer on.
 #[derive(Debug)]
 pub struct Pending {

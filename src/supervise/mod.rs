@@ -280,8 +280,14 @@ fn host_with(
         .and_then(|p| i32::try_from(p).ok())
         .map(Pid::from_raw)
         .ok_or_else(|| (CANNOT_RUN, format!("{agent} has no process id")))?;
+    // Execs held by the gate are asked about at this prompt, like the shells' requests.
+    let prompt = socket.as_ref().map(|_| {
+        let tx = tx.clone();
+        Arc::new(move |req: &crate::approve::protocol::Request| broker::ask_here(&tx, req))
+            as crate::sandbox::Prompt
+    });
     let _boundary = match prepared {
-        Some(p) => match p.start(pid.as_raw().unsigned_abs()) {
+        Some(p) => match p.start(pid.as_raw().unsigned_abs(), prompt) {
             Ok(running) => Some(running),
             Err(why) => {
                 let _ = child.kill();

@@ -189,6 +189,38 @@ pub fn notif_fail(fd: BorrowedFd<'_>, id: u64, errno: i32) -> io::Result<()> {
     notif_ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp)
 }
 
+/// Lets the held call `id` go on as if the filter had allowed it. The kernel reads the call's
+/// arguments again from the caller's memory: what was judged is what the caller passed unless
+/// another thread of it changed that memory meanwhile (a race the README's threat model names).
+pub fn notif_continue(fd: BorrowedFd<'_>, id: u64) -> io::Result<()> {
+    let mut resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: 0,
+        flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+    };
+    notif_ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp)
+}
+
+/// A descriptor for process `pid` (our numbering): it keeps naming that process even after
+/// the number is reused.
+pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    // SAFETY: integer arguments only.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_int, 0) };
+    let fd = check(ret)?;
+    // SAFETY: a descriptor the kernel just handed to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A copy of descriptor `target` of the process `pidfd` names (same open file).
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, target: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: integer arguments only.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target, 0) };
+    let fd = check(ret)?;
+    // SAFETY: a descriptor the kernel just handed to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// Completes the held call by giving the caller a copy of `file` (close-on-exec) as the
 /// call's return value. Needs Linux 5.14.
 pub fn notif_give_fd(fd: BorrowedFd<'_>, id: u64, file: BorrowedFd<'_>) -> io::Result<()> {

@@ -13,7 +13,7 @@ pub mod kernel;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-const REFUSAL: &[u8] = b"shellguard: refused (rule unknown.too-complex): the input is beyond what shellguard analyses (time, memory or nesting), so what it would do cannot be told. Nothing was run. Ask the user to run it themselves if it is really meant; do not look for another way to do the same thing.\n";
+pub(crate) const REFUSAL: &[u8] = b"shellguard: refused (rule unknown.too-complex): the input is beyond what shellguard analyses (time, memory or nesting), so what it would do cannot be told. Nothing was run. Ask the user to run it themselves if it is really meant; do not look for another way to do the same thing.\n";
 
 /// Live heap allowed while analysing (the analysis of a 4 MB script needs far less).
 const ANALYSIS_HEAP_LIMIT: usize = 512 * 1024 * 1024;

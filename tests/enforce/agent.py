@@ -8,6 +8,7 @@ import pwd
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -22,11 +23,17 @@ results = {}
 
 
 def run(name, argv, **kw):
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=60, **kw)
-        results[name] = {"rc": r.returncode, "out": r.stdout[-600:], "err": r.stderr[-1500:]}
-    except Exception as e:  # the attempt itself failed: that is a result too
-        results[name] = {"rc": None, "err": repr(e)}
+    # stderr to a file, not a pipe: when the exec itself is refused, the refusal written to
+    # the child's stderr is still there to read.
+    with tempfile.TemporaryFile() as err:
+        try:
+            r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=err, text=True, timeout=60, **kw)
+            res = {"rc": r.returncode, "out": r.stdout[-600:]}
+        except Exception as e:  # the attempt itself failed: that is a result too
+            res = {"rc": None, "exc": repr(e)}
+        err.seek(0)
+        res["err"] = err.read().decode(errors="replace")[-1500:] + res.get("exc", "")
+        results[name] = res
 
 
 def attempt(name, fn):
@@ -48,10 +55,10 @@ def shells():
     with open(os.path.join(WORK, "Makefile"), "w") as f:
         f.write("clean:\n\trm -r $$HOME/precious\n")
     run("make recipe", ["make", "-C", WORK, "clean"])
-    run(
-        "npm-run-style sh -c (node)",
-        ["node", "-e", "require('child_process').execSync(process.argv[1], {stdio: 'inherit'})", RM],
-    )
+    npm = os.path.join(WORK, "npm-run.js")
+    with open(npm, "w") as f:
+        f.write("require('child_process').execSync(process.argv[2], {stdio: 'inherit'})\n")
+    run("npm-run-style sh -c (node)", ["node", npm, RM])
     script = os.path.join(WORK, "x.sh")
     with open(script, "w") as f:
         f.write("#!/bin/bash\n" + RM + "\n")
@@ -62,15 +69,6 @@ def shells():
     run("login shell " + login, [login, "-lc", RM])
     run("benign", ["/bin/bash", "-c", "echo benign-ok"])
     run("interactive bash", ["/bin/bash", "-i"], input="echo typed-line\n")
-    # Known limit until the exec gate: programs started without any shell are not judged.
-    other = os.path.join(HOME, "other")
-    os.makedirs(os.path.join(other, "a"))
-    run("direct exec of rm", ["rm", "-r", os.path.join(other, "a")])
-    os.makedirs(os.path.join(other, "b"))
-    with open(os.path.join(WORK, "Makefile.simple"), "w") as f:
-        f.write("clean:\n\trm -r " + os.path.join(other, "b") + "\n")
-    run("make simple recipe", ["make", "-f", os.path.join(WORK, "Makefile.simple"), "clean"])
-    results["other left"] = sorted(os.listdir(other))
     # Shell code that runs before the command: BASH_ENV, and a profile the agent changed.
     evil = os.path.join(WORK, "evil.sh")
     with open(evil, "w") as f:
@@ -83,6 +81,59 @@ def shells():
     run("changed profile, login shell", ["/bin/bash", "-lc", "echo hi"])
     run("changed profile, no login", ["/bin/bash", "-c", "echo not-login"])
     run("benign sh", ["/bin/sh", "-c", "echo sh-ok | tr a-z A-Z"])
+
+
+def pty_spawner():
+    # A script file, so that the program it starts is judged when it is started.
+    path = os.path.join(WORK, "pty_spawn.py")
+    with open(path, "w") as f:
+        f.write("import pty, sys\npty.spawn(sys.argv[1:])\n")
+    return path
+
+
+def execs():
+    # Programs started directly, with no shell in between.
+    other = os.path.join(HOME, "other")
+    for d in "abcd":
+        os.makedirs(os.path.join(other, d))
+    run("python subprocess rm", ["rm", "-r", os.path.join(other, "a")])
+    node = "require('child_process').execFileSync('rm', ['-r', process.argv[2]])"
+    js = os.path.join(WORK, "tool.js")
+    with open(js, "w") as f:
+        f.write(node + "\n")
+    run("node execFileSync rm", ["node", js, os.path.join(other, "b")])
+    with open(os.path.join(WORK, "Makefile.simple"), "w") as f:
+        f.write("clean:\n\trm -r " + os.path.join(other, "c") + "\n")
+    run("make simple recipe", ["make", "-f", os.path.join(WORK, "Makefile.simple"), "clean"])
+    ln = os.path.join(WORK, "ls")
+    os.symlink("/bin/rm", ln)
+    run("rm behind a link named ls", [ln, "-r", os.path.join(other, "d")])
+    gitdir = os.path.join(WORK, "repo")
+    subprocess.run(["git", "init", "-q", gitdir])
+    pid = os.fork()
+    if pid == 0:
+        os.chdir(gitdir)
+        try:
+            os.execvp("git", ["git", "push", "--force", "origin", "main"])
+        except OSError as e:
+            os._exit(100 + e.errno)
+    results["os.execvp git push --force"] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    results["other left"] = sorted(os.listdir(other))
+    # A harmless storm: no prompt, every one runs.
+    ok = 0
+    for _ in range(200):
+        ok += subprocess.run(["/bin/true"]).returncode == 0
+    results["storm ok"] = ok
+    run("benign direct exec", ["ls", HOME])
+
+
+def ask_exec():
+    # One destructive program started directly, for the human at the supervisor's prompt.
+    try:
+        r = subprocess.run(["rm", "-r", VICTIM], capture_output=True, text=True)
+        print("AGENT-RC=%d" % r.returncode, flush=True)
+    except PermissionError as e:
+        print("AGENT-EXC=%s" % e, flush=True)
 
 
 def tamper():
@@ -130,10 +181,10 @@ def authority():
     run("script trust", ["script", "-qc", SG + " trust", "/dev/null"], input="y\n")
     run("deny --all", [SG, "deny", "--all"])
     run("script watch", ["script", "-qfc", SG + " watch", "/dev/null"], input="y\n")
-    py = "import pty,sys; pty.spawn(sys.argv[1:])"
-    run("pty.spawn approve", [sys.executable, "-c", py, SG, "approve", rid], input="y\n")
-    run("pty.spawn trust", [sys.executable, "-c", py, SG, "trust"], input="y\n")
-    run("pty.spawn watch", [sys.executable, "-c", py, SG, "watch"], input="y\n")
+    py = pty_spawner()
+    run("pty.spawn approve", [sys.executable, py, SG, "approve", rid], input="y\n")
+    run("pty.spawn trust", [sys.executable, py, SG, "trust"], input="y\n")
+    run("pty.spawn watch", [sys.executable, py, SG, "watch"], input="y\n")
     run("retry after the fake approvals", ["/bin/bash", "-c", RM])
     # A supervisor of our own making, which approves everything it is asked.
     path = os.path.join(WORK, "fake.sock")
@@ -167,9 +218,8 @@ def authority():
 
 
 def fake_watch():
-    py = "import pty,sys; pty.spawn(sys.argv[1:])"
     run("script watch", ["script", "-qfc", SG + " watch", "/dev/null"], input="y\n")
-    run("pty.spawn watch", [sys.executable, "-c", py, SG, "watch"], input="y\n")
+    run("pty.spawn watch", [sys.executable, pty_spawner(), SG, "watch"], input="y\n")
 
 
 def escape():
@@ -214,5 +264,7 @@ def ask():
     "fake-watch": fake_watch,
     "escape": escape,
     "ask": ask,
+    "execs": execs,
+    "ask-exec": ask_exec,
 }[sys.argv[1]]()
 print("RESULT " + json.dumps(results), flush=True)
