@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# What the enforced boundary of `shellguard run` costs: the same workloads under
-# `shellguard run` and `shellguard run --unenforced`, timed as whole processes by hyperfine.
+# What the enforced boundary of `shellguard run` and its exec gate cost: the same workloads
+# under `shellguard run`, under `shellguard run` without the exec gate (the boundary alone:
+# SHELLGUARD_BENCH_NO_EXEC_GATE=1, which exists for this comparison only) and under
+# `shellguard run --unenforced`, timed as whole processes by hyperfine.
 #
 #   bench/enforce.sh [WORKLOAD…]      # all four unless named; RUNS=20 WARMUP=3 unless set
 #
 # Workloads (none needs a network or a terminal; stdin is /dev/null):
 #   start-up   the agent is /bin/true: what building the boundary adds to an agent's start
-#   execs      xargs runs /bin/true 2,000 times, no shell in between
+#   execs      xargs runs /bin/true 2,000 times, no shell in between (every one held and
+#              judged by the exec gate)
 #   make       make -j2 compiles 60 small C files (recipes without shell syntax: make execs them)
 #   make-sh    make -j2 of 300 targets whose recipes need a shell (`sh -c` each): under the
 #              enforced run every one is the guard, which is what the boundary is for
@@ -55,6 +58,7 @@ run() { # NAME COMMAND...
         --export-markdown "$work/$name.md" \
         --prepare "rm -rf $work/proj/out $work/sh/out" \
         -n "$name, enforced" "$sg run -- $cmd" \
+        -n "$name, enforced without the exec gate" "env SHELLGUARD_BENCH_NO_EXEC_GATE=1 $sg run -- $cmd" \
         -n "$name, --unenforced" "$sg run --unenforced -- $cmd" >/dev/null
     cat "$work/$name.md"
     echo

@@ -207,5 +207,53 @@ fn bench_scripts(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_short, bench_singles, bench_scripts);
+/// What the exec gate's judge does for one held exec: load the policy for the caller's
+/// directory, judge the argument vector (limits armed, as in the judge process), and build
+/// the answer. The IPC around it is in `bench/enforce.sh`'s whole-process figures.
+fn bench_exec(c: &mut Criterion) {
+    use shellguard::audit::ExecOrigin;
+    use shellguard::sandbox::judge::{answer, Query};
+    let ctx = context();
+    let query = |words: &[&str]| Query {
+        variants: vec![words.iter().map(|w| w.to_string()).collect()],
+        unreadable: false,
+        cwd: project().display().to_string(),
+        origin: ExecOrigin {
+            pid: 2,
+            parent: "/usr/bin/make".into(),
+            path: format!("/usr/bin/{}", words[0]),
+        },
+    };
+    let mut g = c.benchmark_group("exec");
+    for (name, words, want) in [
+        (
+            "cc_allowed",
+            &["cc", "-O0", "-c", "src/f1.c", "-o", "out/f1.o"][..],
+            Decision::Allow,
+        ),
+        (
+            "git_status_allowed",
+            &["git", "status", "--short"][..],
+            Decision::Allow,
+        ),
+        (
+            "git_push_force_confirm",
+            &["git", "push", "--force", "origin", "main"][..],
+            Decision::Confirm,
+        ),
+    ] {
+        let q = query(words);
+        assert_eq!(answer(&q, &ctx).decision, want, "{name}");
+        g.bench_function(name, |b| b.iter(|| answer(black_box(&q), &ctx)));
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_short,
+    bench_singles,
+    bench_scripts,
+    bench_exec
+);
 criterion_main!(benches);

@@ -245,6 +245,13 @@ impl Context {
     }
 }
 
+/// Whether the judgement of a command run as `prog` can depend on more than a rule about
+/// `prog` itself: the analyser reads its arguments as code or as other commands (shells,
+/// wrappers, interpreters, `find`, `xargs`, `git`, …), or as a builtin's.
+pub fn reads_beyond_words(prog: &str) -> bool {
+    wrappers::reads_beyond_words(prog)
+}
+
 /// Analyse shell text: every command it would run, and what cannot be known.
 ///
 /// Never panics: brush-parser has a few inputs it panics on (numbers that overflow in a

@@ -521,6 +521,88 @@ const EVAL_IDIOMS: &[&str] = &[
     "dbus-launch",
 ];
 
+/// Builtins and keywords the walker reads for their effect on the line or the code they run
+/// (`cd`, `export`, `command`, …): a program that happens to have such a name is read the same
+/// way.
+const BUILTINS: &[&str] = &[
+    ".",
+    "alias",
+    "builtin",
+    "case",
+    "cd",
+    "command",
+    "coproc",
+    "declare",
+    "do",
+    "done",
+    "elif",
+    "else",
+    "enable",
+    "esac",
+    "eval",
+    "exec",
+    "export",
+    "fi",
+    "for",
+    "function",
+    "getopts",
+    "hash",
+    "if",
+    "in",
+    "let",
+    "local",
+    "mapfile",
+    "popd",
+    "printf",
+    "pushd",
+    "read",
+    "readarray",
+    "readonly",
+    "select",
+    "set",
+    "shift",
+    "shopt",
+    "source",
+    "then",
+    "time",
+    "trap",
+    "typeset",
+    "unalias",
+    "unset",
+    "until",
+    "while",
+];
+
+/// Whether the analysis of a command run as `prog` reads more than its words as plain
+/// arguments: a shell, a wrapper, an interpreter, a program whose arguments hold command
+/// strings, or a name the walker treats as a builtin.
+pub(super) fn reads_beyond_words(prog: &str) -> bool {
+    SHELLS.contains(&prog)
+        || BUILTINS.contains(&prog)
+        || matches!(
+            prog,
+            "eval"
+                | "source"
+                | "trap"
+                | "xargs"
+                | "parallel"
+                | "find"
+                | "ssh"
+                | "kubectl"
+                | "oc"
+                | "docker"
+                | "podman"
+                | "nerdctl"
+                | "git"
+                | "rg"
+        )
+        || super::interp::is_interpreter(prog)
+        || WRAPPERS.iter().any(|w| w.names.contains(&prog))
+        || SUBCOMMAND_WRAPPERS.iter().any(|(p, _, _)| *p == prog)
+        || is_fetcher(prog)
+        || is_decoder(prog)
+}
+
 impl Walker<'_> {
     /// Look inside a command that runs other commands.
     pub(super) fn unwrap(&mut self, cmd: &Command, cx: &CmdCtx, frame: &Frame, st: &State) {

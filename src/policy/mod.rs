@@ -402,6 +402,27 @@ impl Policy {
         self.mode = mode;
     }
 
+    /// Whether a command run as `prog`, with plain arguments (no redirection, no shell
+    /// syntax), is allowed with no rule matched whatever the arguments are: no rule of any
+    /// layer names it, the analyser reads nothing beyond its words, it is not one of the
+    /// programs self-protection watches, and the mode is not strict. The exec gate lets such
+    /// programs through without a full judgement.
+    pub fn quiet_program(&self, prog: &str) -> bool {
+        let named = |set: &RuleSet| {
+            set.program(prog).is_some()
+                || set
+                    .rules
+                    .iter()
+                    .any(|r| r.program.iter().any(|p| p == prog))
+        };
+        self.mode != Mode::Strict
+            && prog != "shellguard"
+            && !WRITERS.contains(&prog)
+            && !crate::analyze::reads_beyond_words(prog)
+            && !named(self.builtin)
+            && !self.layers.iter().any(|l| named(&l.rules))
+    }
+
     /// Judge an analysed line.
     pub fn decide(&self, a: &Analysis, paths: &PathContext, source: &str) -> Decided {
         let mut found = Vec::new();

@@ -11,7 +11,6 @@ use std::ffi::OsStr;
 use std::io::{IoSliceMut, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
@@ -57,12 +56,11 @@ impl Call {
             (libc::AT_FDCWD, args[0], args[1], 0)
         };
         let mut budget = MAX_ARG_BYTES;
-        let path = read_cstr(pid, path_at, &mut budget)?;
-        let pointers = read_pointers(pid, argv_at)?;
-        let mut argv = Vec::with_capacity(pointers.len());
-        for p in pointers {
-            argv.push(read_cstr(pid, p, &mut budget)?);
-        }
+        let mut at = vec![path_at];
+        at.extend(read_pointers(pid, argv_at)?);
+        let mut strings = read_cstrs(pid, &at, &mut budget)?.into_iter();
+        let path = strings.next().unwrap_or_default();
+        let argv = strings.collect();
         Ok(Call {
             pid,
             empty_path: path.is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0,
@@ -74,18 +72,18 @@ impl Call {
 
     /// The program file, opened (`O_PATH`) as the caller would find it; `Err` with the errno
     /// the exec would fail with when there is none.
-    pub fn open(&self) -> Result<Program, Fails> {
+    pub fn open(&self, root: &Root) -> Result<Program, Fails> {
         let pid = self.pid;
         if self.empty_path {
             let fd = self.dirfd.ok_or(Fails(libc::EBADF))?;
-            return Program::from_fd(their_fd(pid, fd)?);
+            return Program::from_fd(their_fd(pid, fd)?, None);
         }
         if self.path.is_empty() {
             return Err(Fails(libc::ENOENT));
         }
         let path = Path::new(OsStr::from_bytes(&self.path));
         if path.is_absolute() {
-            return Program::open_in(pid, path);
+            return Program::open_in(pid, root, path);
         }
         let base = match self.dirfd {
             Some(fd) => {
@@ -98,7 +96,7 @@ impl Call {
             Ok(dir)
                 if dir.is_absolute() && !dir.as_os_str().as_bytes().ends_with(b" (deleted)") =>
             {
-                Program::open_in(pid, &dir.join(path))
+                Program::open_in(pid, root, &dir.join(path))
             }
             // A directory that is gone or out of reach: resolve from the directory itself.
             _ => Program::open_plain(&Path::new(&base).join(path)),
@@ -116,19 +114,55 @@ impl Call {
     }
 }
 
+/// The root directory of the tree's processes, where their absolute paths start. None of
+/// them can change it (no capabilities: no `chroot`, no new mount namespace), so it is
+/// opened once.
+pub struct Root(OwnedFd);
+
+impl Root {
+    /// Process `pid`'s root.
+    pub fn of(pid: u32) -> Result<Root, Fails> {
+        let fd = nix::fcntl::open(
+            format!("/proc/{pid}/root").as_str(),
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Fails(e as i32))?;
+        Ok(Root(kernel::adopt_fd(fd)))
+    }
+
+    /// `path` opened (`O_PATH`) inside this root, as a process whose root it is would find it.
+    fn open(&self, path: &Path, flags: OFlag) -> Result<OwnedFd, Fails> {
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | flags)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT);
+        let mut tries = 0;
+        loop {
+            match nix::fcntl::openat2(self.0.as_raw_fd(), path, how) {
+                Ok(fd) => return Ok(kernel::adopt_fd(fd)),
+                // A rename elsewhere raced the lookup: the kernel asks to try again.
+                Err(nix::errno::Errno::EAGAIN) if tries < 3 => tries += 1,
+                Err(e) => return Err(Fails(e as i32)),
+            }
+        }
+    }
+}
+
 /// The program file an exec would run.
 #[derive(Debug)]
 pub struct Program {
     pub fd: OwnedFd,
     pub dev: u64,
     pub ino: u64,
+    /// Its change time: the same file with the same change time has the same content.
+    pub ctime: (i64, i64),
     /// Where it is, links resolved (for its name).
     pub real: PathBuf,
 }
 
 impl Program {
     /// `path` (absolute, in the caller's terms) resolved inside the caller's root.
-    fn open_in(pid: u32, path: &Path) -> Result<Program, Fails> {
+    fn open_in(pid: u32, root: &Root, path: &Path) -> Result<Program, Fails> {
         // Names for the calling process resolve to the caller here, not to us.
         let bytes = path.as_os_str().as_bytes();
         for prefix in [&b"/proc/self/"[..], b"/proc/thread-self/", b"/dev/fd/"] {
@@ -138,26 +172,14 @@ impl Program {
                 return Program::open_plain(Path::new(&at));
             }
         }
-        let root = nix::fcntl::open(
-            format!("/proc/{pid}/root").as_str(),
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(|e| Fails(e as i32))?;
-        let root = kernel::adopt_fd(root);
-        let how = OpenHow::new()
-            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
-            .resolve(ResolveFlag::RESOLVE_IN_ROOT);
-        let mut tries = 0;
-        let fd = loop {
-            match nix::fcntl::openat2(root.as_raw_fd(), path, how) {
-                Ok(fd) => break fd,
-                // A rename elsewhere raced the lookup: the kernel asks to try again.
-                Err(nix::errno::Errno::EAGAIN) if tries < 3 => tries += 1,
-                Err(e) => return Err(Fails(e as i32)),
-            }
-        };
-        Program::from_fd(kernel::adopt_fd(fd))
+        // The last name not followed first: most programs are no link, and then the name
+        // they were called by is their own (no readlink needed).
+        let fd = root.open(path, OFlag::O_NOFOLLOW)?;
+        let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| Fails(e as i32))?;
+        if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            return Program::from_fd(root.open(path, OFlag::empty())?, None);
+        }
+        Program::from_stat(fd, &st, Some(path.to_path_buf()))
     }
 
     /// `path` resolved the ordinary way (a `/proc/PID/…` link, which leads into the caller's
@@ -169,20 +191,30 @@ impl Program {
             nix::sys::stat::Mode::empty(),
         )
         .map_err(|e| Fails(e as i32))?;
-        Program::from_fd(kernel::adopt_fd(fd))
+        Program::from_fd(kernel::adopt_fd(fd), None)
     }
 
-    fn from_fd(fd: OwnedFd) -> Result<Program, Fails> {
-        let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        let meta = std::fs::metadata(&link).map_err(|e| Fails(errno(&e)))?;
-        if meta.is_dir() {
+    /// `real`: where the file is, when known without asking (else read from the descriptor).
+    fn from_fd(fd: OwnedFd, real: Option<PathBuf>) -> Result<Program, Fails> {
+        let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| Fails(e as i32))?;
+        Program::from_stat(fd, &st, real)
+    }
+
+    fn from_stat(fd: OwnedFd, st: &libc::stat, real: Option<PathBuf>) -> Result<Program, Fails> {
+        // Only a regular file can be run (the kernel says EACCES for anything else), and
+        // only a regular file is safe to open and read here: a FIFO would block, a device
+        // may act on being opened.
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(Fails(libc::EACCES));
         }
-        let real = std::fs::read_link(&link).unwrap_or_default();
+        let real = real.unwrap_or_else(|| {
+            std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap_or_default()
+        });
         Ok(Program {
             fd,
-            dev: meta.dev(),
-            ino: meta.ino(),
+            dev: st.st_dev,
+            ino: st.st_ino,
+            ctime: (st.st_ctime, st.st_ctime_nsec),
             real,
         })
     }
@@ -242,8 +274,10 @@ fn trim(mut s: &[u8], blank: impl Fn(&u8) -> bool) -> &[u8] {
 /// judge, whole.
 pub fn final_program(
     call: &Call,
+    root: &Root,
     first: Program,
     is_guard: impl Fn(&Program) -> bool,
+    plain: &mut NotScripts,
 ) -> (Program, Vec<Vec<u8>>) {
     let mut program = first;
     let mut argv = call.argv.clone();
@@ -254,13 +288,15 @@ pub fn final_program(
         call.path.clone()
     };
     for _ in 0..MAX_SCRIPT_DEPTH {
-        if is_guard(&program) {
+        if is_guard(&program) || plain.knows(&program) {
             break;
         }
         let Some((interp, arg)) = program.shebang() else {
+            plain.learn(&program);
             break;
         };
-        let Ok(next) = Program::open_in(call.pid, Path::new(OsStr::from_bytes(&interp))) else {
+        let Ok(next) = Program::open_in(call.pid, root, Path::new(OsStr::from_bytes(&interp)))
+        else {
             break;
         };
         let mut new_argv = vec![interp.clone()];
@@ -281,8 +317,73 @@ pub fn their_fd(pid: u32, fd: i32) -> Result<OwnedFd, Fails> {
     kernel::pidfd_getfd(std::os::fd::AsFd::as_fd(&pidfd), fd).map_err(|e| Fails(errno(&e)))
 }
 
+/// Files known to hold no `#!` line, by identity and change time (content cannot change
+/// without the change time changing): not read again.
+#[derive(Default)]
+pub struct NotScripts(std::collections::HashSet<(u64, u64, i64, i64)>);
+
+/// Files remembered at once (all are forgotten when full: it is only a cache).
+const MAX_NOT_SCRIPTS: usize = 4096;
+
+impl NotScripts {
+    fn knows(&self, p: &Program) -> bool {
+        self.0.contains(&(p.dev, p.ino, p.ctime.0, p.ctime.1))
+    }
+
+    fn learn(&mut self, p: &Program) {
+        if self.0.len() >= MAX_NOT_SCRIPTS {
+            self.0.clear();
+        }
+        self.0.insert((p.dev, p.ino, p.ctime.0, p.ctime.1));
+    }
+}
+
 fn errno(e: &std::io::Error) -> i32 {
     e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// The C strings at `ptrs`: the first bytes of all of them in one read, then the rest of the
+/// few that are longer.
+fn read_cstrs(pid: u32, ptrs: &[u64], budget: &mut usize) -> Result<Vec<Vec<u8>>, Fails> {
+    const FIRST: usize = 256;
+    /// Remote pieces per read (the kernel takes up to 1024).
+    const PER_READ: usize = 512;
+    let pid_t = Pid::from_raw(i32::try_from(pid).map_err(|_| Fails(libc::ESRCH))?);
+    let mut out = Vec::with_capacity(ptrs.len());
+    for chunk in ptrs.chunks(PER_READ) {
+        if chunk.contains(&0) {
+            return Err(Fails(libc::EFAULT));
+        }
+        // Never across a page boundary: the next page may not be mapped.
+        let lens: Vec<usize> = chunk
+            .iter()
+            .map(|&p| (4096 - (p % 4096) as usize).min(FIRST))
+            .collect();
+        let mut buf = vec![0u8; lens.iter().sum()];
+        let remote: Vec<RemoteIoVec> = chunk
+            .iter()
+            .zip(&lens)
+            .map(|(&p, &len)| RemoteIoVec {
+                base: p as usize,
+                len,
+            })
+            .collect();
+        // A piece that cannot be read ends the read there; those are read one by one.
+        let got = process_vm_readv(pid_t, &mut [IoSliceMut::new(&mut buf)], &remote).unwrap_or(0);
+        let mut off = 0;
+        for (&p, &len) in chunk.iter().zip(&lens) {
+            let piece = (off + len <= got).then(|| &buf[off..off + len]);
+            match piece.and_then(|b| b.iter().position(|&c| c == 0).map(|end| &b[..end])) {
+                Some(s) => {
+                    *budget = budget.checked_sub(s.len() + 1).ok_or(Fails(libc::E2BIG))?;
+                    out.push(s.to_vec());
+                }
+                None => out.push(read_cstr(pid, p, budget)?),
+            }
+            off += len;
+        }
+    }
+    Ok(out)
 }
 
 fn read_cstr(pid: u32, mut at: u64, budget: &mut usize) -> Result<Vec<u8>, Fails> {
@@ -407,14 +508,21 @@ mod tests {
             dirfd: None,
             empty_path: false,
         };
-        let prog = call(&dir.join("ls")).open().unwrap();
+        let root = Root::of(std::process::id()).unwrap();
+        let prog = call(&dir.join("ls")).open(&root).unwrap();
         assert_eq!(prog.real.file_name().unwrap(), "real-tool");
         assert_eq!(prog.shebang(), Some((b"/bin/sh".to_vec(), None)));
         assert_eq!(
-            call(&dir.join("missing")).open().unwrap_err(),
+            call(&dir.join("missing")).open(&root).unwrap_err(),
             Fails(libc::ENOENT)
         );
-        assert_eq!(call(&dir).open().unwrap_err(), Fails(libc::EACCES));
+        assert_eq!(call(&dir).open(&root).unwrap_err(), Fails(libc::EACCES));
+        let plain = call(&dir.join("real-tool")).open(&root).unwrap();
+        assert_eq!(
+            plain.real,
+            dir.join("real-tool"),
+            "no link: the name it was called by"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

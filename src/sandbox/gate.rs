@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::execs::{self, Call, Fails, Program};
+use super::execs::{self, Call, Fails, NotScripts, Program, Root};
 use super::grants::Grants;
 use super::judge::{Answer, Judge, Query};
 use crate::approve::protocol::{self, Request, Verdict};
@@ -78,6 +78,9 @@ struct Served {
     guard: GuardId,
     starter: Option<(u64, u64)>,
     refused: Arc<Refused>,
+    quiet: Quiet,
+    root: Option<Root>,
+    not_scripts: NotScripts,
     shells: Vec<OwnedFd>,
     shell_ids: Vec<(u64, u64)>,
     judge: Judge,
@@ -99,12 +102,16 @@ fn serve(gate: Gate) {
         guard: gate.guard,
         starter: Some(gate.starter),
         refused: Arc::new(Refused::default()),
+        quiet: Quiet::default(),
+        root: None,
+        not_scripts: NotScripts::default(),
         shells: gate.shells,
         shell_ids,
         judge: gate.judge,
         grants: gate.grants,
         channels: Arc::new(gate.channels),
     };
+    let _ = kernel::notif_sync_wake_up(s.listener.as_fd());
     loop {
         let n = match kernel::notif_receive(s.listener.as_fd()) {
             Ok(n) => n,
@@ -183,21 +190,42 @@ impl Served {
             Ok(c) => c,
             Err(Fails(e)) => return Reply::Fail(e),
         };
-        let first = match call.open() {
+        if self.root.is_none() {
+            match Root::of(n.pid) {
+                Ok(r) => self.root = Some(r),
+                Err(Fails(e)) => return Reply::Fail(e),
+            }
+        }
+        let Some(root) = &self.root else {
+            return Reply::Fail(libc::EIO);
+        };
+        let first = match call.open(root) {
             Ok(p) => p,
             Err(Fails(e)) => return Reply::Fail(e),
         };
-        let (program, argv) = execs::final_program(&call, first, |p| self.is_guard_file(p));
+        let guard = self.guard;
+        let is_guard = |p: &Program| p.dev == guard.dev && p.ino == guard.ino;
+        let (program, argv) =
+            execs::final_program(&call, root, first, is_guard, &mut self.not_scripts);
         // A shell, or a script for one: the guard judges it, whole.
         if self.is_guard_file(&program) {
             return Reply::Continue;
         }
-        let query = query(&call, &program, argv);
-        // What was read belongs to the caller still waiting, not to a process that took its
-        // number after it died.
+        let mut query = query(&call, &program, argv);
+        // Letting it go on needs no check that the caller is still the one held: if it died
+        // meanwhile, the answer goes nowhere.
+        if self.quiet.knows(&query) {
+            return Reply::Continue;
+        }
+        // Anything more (a message, a question) must be about the caller still waiting, not
+        // a process that took its number after it died.
         if !kernel::notif_still_valid(fd, n.id) {
             return Reply::Nobody;
         }
+        query.origin.parent = call
+            .caller_exe()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let Some(answer) = self.judge.ask(&query) else {
             tell(fd, n, &String::from_utf8_lossy(crate::sys::REFUSAL));
             return Reply::Fail(libc::EACCES);
@@ -210,6 +238,9 @@ impl Served {
                 let _ = audit::append(&self.channels.audit_log, &rec);
             }
         };
+        if answer.quiet {
+            self.quiet.learn(&query);
+        }
         if let Some(by) = &answer.approved_by {
             log(&answer, "ran", Some(by), None);
             return Reply::Continue;
@@ -325,11 +356,62 @@ fn query(call: &Call, program: &Program, argv: Vec<Vec<u8>>) -> Query {
         variants,
         unreadable,
         cwd: lossy(call.cwd()).unwrap_or_else(|| "/".into()),
+        // Filled in only when the judge is asked (see `Served::on_exec`).
         origin: ExecOrigin {
             pid: call.pid,
-            parent: lossy(call.caller_exe()).unwrap_or_default(),
+            parent: String::new(),
             path: program.real.to_string_lossy().into_owned(),
         },
+    }
+}
+
+/// Programs the judge found no rule can match, by directory: the exec gate's fast path.
+/// An entry stands for [`QUIET_FOR`], so that a rule added to a configuration meanwhile
+/// takes effect within that time.
+#[derive(Default)]
+struct Quiet(std::collections::HashMap<(String, String), Instant>);
+
+const QUIET_FOR: Duration = Duration::from_secs(2);
+/// Entries kept at once (all are dropped when full: they are only a cache).
+const MAX_QUIET: usize = 4096;
+/// Arguments past this size, or with this much bracket nesting in them, are always judged
+/// (the analyser's own limits are what matters for them).
+const QUIET_ARGS_MAX: usize = 256 * 1024;
+const QUIET_BRACKETS_MAX: usize = 32;
+
+impl Quiet {
+    fn knows(&self, q: &Query) -> bool {
+        let plain = || {
+            let words = q.variants.first().map_or(&[][..], |v| &v[..]);
+            let size: usize = words.iter().map(String::len).sum();
+            let brackets = words
+                .iter()
+                .flat_map(|w| w.bytes())
+                .filter(|b| matches!(b, b'(' | b'{' | b'[' | b'`'))
+                .count();
+            size < QUIET_ARGS_MAX && brackets < QUIET_BRACKETS_MAX
+        };
+        !q.unreadable
+            && q.variants.iter().all(|v| {
+                v.first().is_some_and(|name| {
+                    self.0
+                        .get(&(q.cwd.clone(), name.clone()))
+                        .is_some_and(|t| t.elapsed() < QUIET_FOR)
+                })
+            })
+            && plain()
+    }
+
+    fn learn(&mut self, q: &Query) {
+        if self.0.len() >= MAX_QUIET {
+            self.0.clear();
+        }
+        let now = Instant::now();
+        for v in &q.variants {
+            if let Some(name) = v.first() {
+                self.0.insert((q.cwd.clone(), name.clone()), now);
+            }
+        }
     }
 }
 

@@ -220,7 +220,7 @@ fn inner(spec: &Spec, control: &UnixStream) -> Result<u8, String> {
     step("setting no_new_privs", kernel::set_no_new_privs())?;
     let listener = step(
         "a seccomp filter with a user-notification listener",
-        kernel::install_seccomp(&super::filter::program(), true),
+        kernel::install_seccomp(&super::filter::program(spec.exec_gate), true),
     )?
     .ok_or("the kernel gave no seccomp listener")?;
     // The supervisor holds the listener before any of the agent runs: without it the guard

@@ -74,6 +74,10 @@ pub struct Answer {
     pub refusals: Option<Refusals>,
     pub wait_secs: u64,
     pub agent: Option<String>,
+    /// Every name the program goes by is one no rule can match here, whatever the arguments
+    /// (`Policy::quiet_program`): the gate may let it through in this directory without
+    /// asking again for a while.
+    pub quiet: bool,
 }
 
 /// Entry point of `shellguard __exec-judge`: answers queries on stdin until it closes.
@@ -134,6 +138,11 @@ pub fn answer(q: &Query, base: &Context) -> Answer {
         (text, j)
     });
     let d = &j.decided;
+    let quiet = d.decision == Decision::Allow
+        && d.found.is_empty()
+        && q.variants
+            .iter()
+            .all(|v| v.first().is_some_and(|p| policy.quiet_program(p)));
     let mut approved_by = d.observe.then(|| approver::OBSERVE_MODE.to_string());
     if d.decision == Decision::Confirm && approved_by.is_none() {
         approved_by = policy
@@ -181,6 +190,7 @@ pub fn answer(q: &Query, base: &Context) -> Answer {
         refusals,
         wait_secs: policy.approval_timeout.as_secs(),
         agent: audit::detect_agent(&ctx.vars),
+        quiet,
     }
 }
 
@@ -335,6 +345,17 @@ mod tests {
         let a = answer(&query(&["cc1", "-quiet", "x.c"], "/tmp"), &ctx());
         assert_eq!(a.decision, Decision::Allow);
         assert!(a.record.is_none(), "nothing matched: nothing to log");
+        assert!(a.quiet, "no rule can match cc1");
+        for (words, why) in [
+            (&["git", "status"][..], "git has rules"),
+            (&["rm", "x"][..], "a writer"),
+            (&["python3", "x.py"][..], "an interpreter"),
+            (&["env", "FOO=1", "cc1"][..], "a wrapper"),
+            (&["sh", "-c", "true"][..], "a shell"),
+            (&["cd", "/"][..], "a builtin's name"),
+        ] {
+            assert!(!answer(&query(words, "/tmp"), &ctx()).quiet, "{why}");
+        }
     }
 
     #[test]

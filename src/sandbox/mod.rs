@@ -34,7 +34,7 @@ mod filter;
 mod gate;
 mod grants;
 mod init;
-mod judge;
+pub mod judge;
 mod records;
 
 use std::collections::HashSet;
@@ -58,6 +58,10 @@ pub use judge::{judge_main, SUBCOMMAND as JUDGE_SUBCOMMAND};
 pub const INIT_SUBCOMMAND: &str = "__sandbox-init";
 /// Carries the [`Spec`] to the init process (removed before the agent starts).
 pub const SPEC_ENV: &str = "SHELLGUARD_SANDBOX_SPEC";
+
+/// Set to `1` in the supervisor's own environment, this runs the boundary without the exec
+/// gate: the benchmark's baseline, never a setting (`bench/enforce.sh`).
+pub const BENCH_NO_EXEC_GATE: &str = "SHELLGUARD_BENCH_NO_EXEC_GATE";
 
 /// How long the init process has to build the boundary.
 const READY_WITHIN: Duration = Duration::from_secs(60);
@@ -95,6 +99,9 @@ pub struct Spec {
     /// Files the guard is mounted over.
     pub cover: Vec<PathBuf>,
     pub manifest: Manifest,
+    /// Hold every exec for the gate. Off only for measuring what the gate costs
+    /// ([`BENCH_NO_EXEC_GATE`]).
+    pub exec_gate: bool,
     pub program: PathBuf,
     pub args: Vec<String>,
 }
@@ -450,6 +457,7 @@ pub fn prepare(
         views,
         cover,
         manifest,
+        exec_gate: vars.get(BENCH_NO_EXEC_GATE).map(String::as_str) != Some("1"),
         program: program.to_path_buf(),
         args: args.to_vec(),
     };

@@ -189,6 +189,22 @@ pub fn notif_fail(fd: BorrowedFd<'_>, id: u64, errno: i32) -> io::Result<()> {
     notif_ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp)
 }
 
+/// Asks the kernel to switch straight to the held caller when it is answered (Linux 6.6):
+/// the caller waits less for each answer. Older kernels refuse; nothing else changes.
+pub fn notif_sync_wake_up(fd: BorrowedFd<'_>) -> io::Result<()> {
+    /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`.
+    const SYNC_WAKE_UP: libc::c_ulong = 1;
+    // SAFETY: this request takes its argument by value, not through a pointer.
+    let ret = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+            SYNC_WAKE_UP,
+        )
+    };
+    check(libc::c_long::from(ret)).map(drop)
+}
+
 /// Lets the held call `id` go on as if the filter had allowed it. The kernel reads the call's
 /// arguments again from the caller's memory: what was judged is what the caller passed unless
 /// another thread of it changed that memory meanwhile (a race the README's threat model names).
