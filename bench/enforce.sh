@@ -61,6 +61,14 @@ run() { # NAME COMMAND...
         -n "$name, enforced without the exec gate" "env SHELLGUARD_BENCH_NO_EXEC_GATE=1 $sg run -- $cmd" \
         -n "$name, --unenforced" "$sg run --unenforced -- $cmd" >/dev/null
     cat "$work/$name.md"
+    # The same, pair by pair: what the README quotes.
+    local prep="rm -rf $work/proj/out $work/sh/out"
+    printf 'pairs, exec gate (enforced / enforced without the gate): '
+    python3 bench/pairs.py "$RUNS" "$sg run -- $cmd" \
+        "env SHELLGUARD_BENCH_NO_EXEC_GATE=1 $sg run -- $cmd" --prepare "$prep"
+    printf 'pairs, boundary (enforced without the gate / --unenforced): '
+    python3 bench/pairs.py "$RUNS" "env SHELLGUARD_BENCH_NO_EXEC_GATE=1 $sg run -- $cmd" \
+        "$sg run --unenforced -- $cmd" --prepare "$prep"
     echo
 }
 

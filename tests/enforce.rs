@@ -653,6 +653,17 @@ impl Pty {
     }
 }
 
+impl Drop for Pty {
+    /// A test that fails half-way leaves nothing running (a watch console whose terminal is
+    /// gone would keep its socket).
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn supervised(w: &World, scenario: &[&str]) -> Pty {
     let mut args = w.agent_args(scenario[0]);
     args.extend(scenario[1..].iter().map(|s| s.to_string()));
@@ -875,6 +886,19 @@ fn known_bypass_native_code_preloaded_into_the_guard() {
     let out = w.command(&argv).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("UNGUARDED-SHELL"), "{text}");
+}
+
+/// Known limits (README, "Known bypasses and limits"): the exec gate judges what a program is
+/// started with, by its name; it does not see what a program does with its own system calls
+/// (`shutil.rmtree`), nor that a program under a name no rule knows is a copy of `rm`.
+#[test]
+fn known_limit_what_programs_do_themselves() {
+    let w = World::new(None);
+    let (code, text, r) = w.run_agent("limits");
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(r["shutil.rmtree"]["ok"], true, "{text}");
+    assert_eq!(r["a copy of rm named tidy"]["rc"], 0, "{text}");
+    assert_eq!(r["other left"], serde_json::json!([]), "{text}");
 }
 
 /// The exec gate: a program started directly, with no shell in between (Python's

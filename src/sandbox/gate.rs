@@ -278,8 +278,11 @@ impl Served {
                     channels: Arc::clone(&self.channels),
                     refused: Arc::clone(&self.refused),
                 };
+                // Shown as who asks: the program that starts it, and that no shell is between.
+                let parent = base_name(query.origin.parent.as_bytes());
+                let who = format!("{parent} starting {} directly", query.origin.path);
                 let (n, cwd) = (*n, query.cwd);
-                thread::spawn(move || ask(&held, &n, &answer, &cwd));
+                thread::spawn(move || ask(&held, &n, &answer, &cwd, who));
                 Reply::Later
             }
         }
@@ -447,7 +450,7 @@ struct Held {
 
 /// Asks a human about a held exec, then lets it go on or fails it. Runs on a thread of its
 /// own: the rest of the tree goes on meanwhile.
-fn ask(held: &Held, n: &Notification, a: &Answer, cwd: &str) {
+fn ask(held: &Held, n: &Notification, a: &Answer, cwd: &str, who: String) {
     let (fd, grants, ch) = (held.listener.as_fd(), &held.grants, &held.channels);
     let id = a.id.clone().unwrap_or_else(protocol::new_id);
     let req = Request {
@@ -455,7 +458,7 @@ fn ask(held: &Held, n: &Notification, a: &Answer, cwd: &str) {
         nonce: protocol::new_nonce(),
         command: a.command.clone(),
         cwd: cwd.to_string(),
-        agent: a.agent.clone(),
+        agent: Some(who),
         rules: a.rules.clone(),
         highlights: a.highlights.clone(),
         pid: n.pid,

@@ -73,7 +73,6 @@ pub struct Answer {
     pub id: Option<String>,
     pub refusals: Option<Refusals>,
     pub wait_secs: u64,
-    pub agent: Option<String>,
     /// Every name the program goes by is one no rule can match here, whatever the arguments
     /// (`Policy::quiet_program`): the gate may let it through in this directory without
     /// asking again for a while.
@@ -189,7 +188,6 @@ pub fn answer(q: &Query, base: &Context) -> Answer {
         id,
         refusals,
         wait_secs: policy.approval_timeout.as_secs(),
-        agent: audit::detect_agent(&ctx.vars),
         quiet,
     }
 }

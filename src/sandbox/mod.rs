@@ -25,9 +25,12 @@
 //!    is mounted over those in the bin directories and in `/usr/lib` and `/usr/libexec` (two
 //!    levels deep) so that they say why instead of failing obscurely.
 //!
-//! What it does not do: judge programs that a process starts directly without a shell, or
-//! what a program does through its own system calls (`shutil.rmtree`), or calls to remote
-//! APIs. See the README's threat model.
+//! 5. **Every exec is judged.** The filter holds every `execve` and `execveat` for the
+//!    supervisor's exec gate (`gate`, `execs`, `judge`): the program and its arguments are
+//!    judged as the same words in a shell, and a confirm waits for the human.
+//!
+//! What it does not do: see what a program does through its own system calls
+//! (`shutil.rmtree`), or calls to remote APIs. See the README's threat model.
 
 mod execs;
 mod filter;

@@ -127,6 +127,20 @@ def execs():
     run("benign direct exec", ["ls", HOME])
 
 
+def limits():
+    # What the exec gate cannot see: a program deleting files with its own system calls, and
+    # a copy of a destructive program under a name no rule knows.
+    import shutil
+    other = os.path.join(HOME, "other")
+    for d in "xy":
+        os.makedirs(os.path.join(other, d))
+    attempt("shutil.rmtree", lambda: shutil.rmtree(os.path.join(other, "x")))
+    tidy = os.path.join(WORK, "tidy")
+    shutil.copy("/bin/rm", tidy)
+    run("a copy of rm named tidy", [tidy, "-r", os.path.join(other, "y")])
+    results["other left"] = sorted(os.listdir(other))
+
+
 def ask_exec():
     # One destructive program started directly, for the human at the supervisor's prompt.
     try:
@@ -266,5 +280,6 @@ def ask():
     "ask": ask,
     "execs": execs,
     "ask-exec": ask_exec,
+    "limits": limits,
 }[sys.argv[1]]()
 print("RESULT " + json.dumps(results), flush=True)
