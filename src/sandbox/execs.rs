@@ -40,7 +40,9 @@ pub struct Call {
     pub pid: u32,
     /// The path as the caller passed it (empty for `execveat(fd, "", AT_EMPTY_PATH)`).
     pub path: Vec<u8>,
+    /// Empty until [`Call::read_argv`].
     pub argv: Vec<Vec<u8>>,
+    argv_at: u64,
     /// `execveat`'s directory descriptor, when it is not `AT_FDCWD`.
     pub dirfd: Option<i32>,
     /// `execveat(fd, "", …, AT_EMPTY_PATH)`: the program is the file `dirfd` is open on.
@@ -48,7 +50,9 @@ pub struct Call {
 }
 
 impl Call {
-    /// Reads the call from the caller's memory. `nr` and `args` are the held call's.
+    /// Reads the call's path from the caller's memory. `nr` and `args` are the held call's.
+    /// The arguments are read later, once the program is known to exist: a search along
+    /// `PATH` tries many names that do not.
     pub fn read(pid: u32, nr: i32, args: &[u64; 6]) -> Result<Call, Fails> {
         let (dirfd, path_at, argv_at, flags) = if i64::from(nr) == libc::SYS_execveat {
             (args[0] as i32, args[1], args[2], args[4])
@@ -56,18 +60,25 @@ impl Call {
             (libc::AT_FDCWD, args[0], args[1], 0)
         };
         let mut budget = MAX_ARG_BYTES;
-        let mut at = vec![path_at];
-        at.extend(read_pointers(pid, argv_at)?);
-        let mut strings = read_cstrs(pid, &at, &mut budget)?.into_iter();
-        let path = strings.next().unwrap_or_default();
-        let argv = strings.collect();
+        let path = read_cstrs(pid, &[path_at], &mut budget)?
+            .pop()
+            .unwrap_or_default();
         Ok(Call {
             pid,
             empty_path: path.is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0,
             path,
-            argv,
+            argv: Vec::new(),
+            argv_at,
             dirfd: (dirfd != libc::AT_FDCWD).then_some(dirfd),
         })
+    }
+
+    /// Reads the argument vector (as the kernel does, after finding the program).
+    pub fn read_argv(&mut self) -> Result<(), Fails> {
+        let mut budget = MAX_ARG_BYTES.saturating_sub(self.path.len() + 1);
+        let at = read_pointers(self.pid, self.argv_at)?;
+        self.argv = read_cstrs(self.pid, &at, &mut budget)?;
+        Ok(())
     }
 
     /// The program file, opened (`O_PATH`) as the caller would find it; `Err` with the errno
@@ -480,8 +491,9 @@ mod tests {
         let ptrs: Vec<u64> = words.iter().map(|w| w.as_ptr() as u64).chain([0]).collect();
         let path = c"/usr/bin/rm";
         let args = [path.as_ptr() as u64, ptrs.as_ptr() as u64, 0, 0, 0, 0];
-        let call = Call::read(pid, libc::SYS_execve as i32, &args).unwrap();
+        let mut call = Call::read(pid, libc::SYS_execve as i32, &args).unwrap();
         assert_eq!(call.path, b"/usr/bin/rm");
+        call.read_argv().unwrap();
         assert_eq!(
             call.argv,
             vec![b"rm".to_vec(), b"-rf".to_vec(), b"/tmp/x y".to_vec()]
@@ -505,6 +517,7 @@ mod tests {
             pid: std::process::id(),
             path: p.as_os_str().as_bytes().to_vec(),
             argv: vec![b"ls".to_vec()],
+            argv_at: 0,
             dirfd: None,
             empty_path: false,
         };
