@@ -728,34 +728,78 @@ fn the_human_answers_at_the_supervisor_and_the_answer_takes() {
 #[test]
 fn a_program_started_directly_waits_for_the_human() {
     for user in users() {
-        // No: the exec fails, and nothing is deleted.
-        let w = World::new(user);
-        let mut p = supervised(&w, &["ask-exec"]);
-        p.wait_for("needs your approval");
-        assert!(p.screen().contains("rm -r"), "{}", p.screen());
-        thread::sleep(Duration::from_millis(600));
-        p.send(b"n");
-        p.wait_for("AGENT-EXC=");
-        assert_eq!(p.wait_exit(), 0, "{}", p.screen());
-        assert!(w.victim_intact(), "{}: refused, yet deleted", w.who());
+        for lang in ["python", "node"] {
+            // No: the exec fails, and nothing is deleted.
+            let w = World::new(user);
+            let mut p = supervised(&w, &["ask-exec", lang]);
+            p.wait_for("needs your approval");
+            assert!(p.screen().contains("rm -r"), "{}", p.screen());
+            assert!(p.screen().contains("directly"), "{}", p.screen());
+            thread::sleep(Duration::from_millis(600));
+            p.send(b"n");
+            p.wait_for("AGENT-EXC=");
+            assert_eq!(p.wait_exit(), 0, "{}", p.screen());
+            assert!(
+                w.victim_intact(),
+                "{} {lang}: refused, yet deleted",
+                w.who()
+            );
 
-        // Yes: the held exec goes on.
+            // Yes: the held exec goes on.
+            let w = World::new(user);
+            let mut p = supervised(&w, &["ask-exec", lang]);
+            p.wait_for("needs your approval");
+            thread::sleep(Duration::from_millis(600));
+            p.send(b"y");
+            p.wait_for("AGENT-RC=0");
+            assert_eq!(p.wait_exit(), 0, "{}", p.screen());
+            assert!(
+                !w.victim_intact(),
+                "{} {lang}: approved, yet not run",
+                w.who()
+            );
+            let audit = w.audit();
+            assert!(
+                audit
+                    .lines()
+                    .any(|l| l.contains("\"exec\":{")
+                        && l.contains("\"approved_by\":\"supervisor\"")),
+                "{} {lang}: {audit}",
+                w.who()
+            );
+        }
+    }
+}
+
+/// An exec refused with nobody to ask keeps its id: once the human approves it outside, the
+/// identical retry runs.
+#[test]
+fn an_exec_approved_outside_runs_on_retry() {
+    for user in users() {
         let w = World::new(user);
-        let mut p = supervised(&w, &["ask-exec"]);
-        p.wait_for("needs your approval");
-        thread::sleep(Duration::from_millis(600));
-        p.send(b"y");
-        p.wait_for("AGENT-RC=0");
-        assert_eq!(p.wait_exit(), 0, "{}", p.screen());
+        let (code, text, _) = w.run_agent("ask-exec");
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains("AGENT-EXC="), "{}: {text}", w.who());
+        let id: String = w
+            .audit()
+            .lines()
+            .filter(|l| l.contains("\"exec\":{") && l.contains("\"outcome\":\"refused\""))
+            .find_map(|l| {
+                serde_json::from_str::<Value>(l).ok()?["request_id"]
+                    .as_str()
+                    .map(String::from)
+            })
+            .unwrap_or_else(|| panic!("{}: no refused exec with an id in {}", w.who(), w.audit()));
+        assert!(w.victim_intact());
+        let bin = binary().display().to_string();
+        let mut human = Pty::spawn(&w.argv(&[&bin, "approve", &id]), &w.env(), &w.root);
+        human.wait_for("[y/N]");
+        human.send(b"y\r");
+        assert_eq!(human.wait_exit(), 0, "{}", human.screen());
+        let (code, text, _) = w.run_agent("ask-exec");
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains("AGENT-RC=0"), "{}: {text}", w.who());
         assert!(!w.victim_intact(), "{}: approved, yet not run", w.who());
-        let audit = w.audit();
-        assert!(
-            audit
-                .lines()
-                .any(|l| l.contains("\"exec\":{") && l.contains("\"approved_by\":\"supervisor\"")),
-            "{}: {audit}",
-            w.who()
-        );
     }
 }
 

@@ -142,7 +142,17 @@ def limits():
 
 
 def ask_exec():
-    # One destructive program started directly, for the human at the supervisor's prompt.
+    # One destructive program started directly, for the human at the supervisor's prompt:
+    # from Python, or from Node (`ask-exec node`).
+    if len(sys.argv) > 2 and sys.argv[2] == "node":
+        js = os.path.join(WORK, "rm.js")
+        with open(js, "w") as f:
+            f.write(
+                "try { require('child_process').execFileSync('rm', ['-r', process.argv[2]]);"
+                " console.log('AGENT-RC=0') } catch (e) { console.log('AGENT-EXC=' + e.code) }\n"
+            )
+        subprocess.run(["node", js, VICTIM])
+        return
     try:
         r = subprocess.run(["rm", "-r", VICTIM], capture_output=True, text=True)
         print("AGENT-RC=%d" % r.returncode, flush=True)
