@@ -236,28 +236,15 @@ fn approval_wait(a: &Asker) -> std::time::Duration {
 }
 
 fn broker_request(a: &Asker, d: &Decided, cwd: &str) -> protocol::Request {
-    let strict: Vec<_> = d
-        .found
-        .iter()
-        .filter(|m| m.decision != Decision::Allow)
-        .collect();
+    let (rules, highlights) = protocol::asked_about(d);
     protocol::Request {
         id: protocol::new_id(),
         nonce: protocol::new_nonce(),
         command: a.text.to_string(),
         cwd: cwd.to_string(),
         agent: crate::audit::detect_agent(&a.ctx.vars),
-        rules: strict
-            .iter()
-            .map(|m| protocol::RuleInfo {
-                id: m.rule_id.clone(),
-                reason: m.reason.clone(),
-                decision: m.decision.as_str().to_string(),
-                suggest: m.suggest.clone(),
-                touches: m.touches.clone(),
-            })
-            .collect(),
-        highlights: strict.iter().map(|m| (m.span.start, m.span.end)).collect(),
+        rules,
+        highlights,
         pid: std::process::id(),
         wait_secs: approval_wait(a).as_secs(),
         enforced: crate::enforced::current().is_some(),

@@ -284,6 +284,15 @@ impl World {
         fs::read_to_string(self.home.join(".local/state/shellguard/approvals")).unwrap_or_default()
     }
 
+    /// The human approves request `id` in a terminal of their own, outside the tree.
+    fn approve_outside(&self, id: &str) {
+        let bin = binary().display().to_string();
+        let mut human = Pty::spawn(&self.argv(&[&bin, "approve", id]), &self.env(), &self.root);
+        human.wait_for("[y/N]");
+        human.send(b"y\r");
+        assert_eq!(human.wait_exit(), 0, "{}", human.screen());
+    }
+
     /// The state checks every attack ends with.
     fn assert_untouched(&self, before: &BTreeMap<PathBuf, Vec<u8>>, shown: &str) {
         assert!(
@@ -791,11 +800,7 @@ fn an_exec_approved_outside_runs_on_retry() {
             })
             .unwrap_or_else(|| panic!("{}: no refused exec with an id in {}", w.who(), w.audit()));
         assert!(w.victim_intact());
-        let bin = binary().display().to_string();
-        let mut human = Pty::spawn(&w.argv(&[&bin, "approve", &id]), &w.env(), &w.root);
-        human.wait_for("[y/N]");
-        human.send(b"y\r");
-        assert_eq!(human.wait_exit(), 0, "{}", human.screen());
+        w.approve_outside(&id);
         let (code, text, _) = w.run_agent("ask-exec");
         assert_eq!(code, 0, "{text}");
         assert!(text.contains("AGENT-RC=0"), "{}: {text}", w.who());
@@ -819,12 +824,7 @@ fn an_approval_given_outside_takes_inside() {
             .take_while(char::is_ascii_hexdigit)
             .collect();
         assert!(w.victim_intact());
-        // The human approves it in a terminal of their own, outside the tree.
-        let bin = binary().display().to_string();
-        let mut human = Pty::spawn(&w.argv(&[&bin, "approve", &id]), &w.env(), &w.root);
-        human.wait_for("[y/N]");
-        human.send(b"y\r");
-        assert_eq!(human.wait_exit(), 0, "{}", human.screen());
+        w.approve_outside(&id);
         // The identical retry inside now runs.
         let (code, text, _) = w.run_agent("ask");
         assert_eq!(code, 0, "{text}");

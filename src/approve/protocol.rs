@@ -23,6 +23,27 @@ pub struct RuleInfo {
     pub touches: Vec<String>,
 }
 
+/// The rules of `d` a human is asked about (those that do not allow it), and where each is
+/// in the command.
+pub fn asked_about(d: &crate::policy::Decided) -> (Vec<RuleInfo>, Vec<(usize, usize)>) {
+    let strict = d
+        .found
+        .iter()
+        .filter(|m| m.decision != crate::rules::Decision::Allow);
+    strict
+        .map(|m| {
+            let rule = RuleInfo {
+                id: m.rule_id.clone(),
+                reason: m.reason.clone(),
+                decision: m.decision.as_str().to_string(),
+                suggest: m.suggest.clone(),
+                touches: m.touches.clone(),
+            };
+            (rule, (m.span.start, m.span.end))
+        })
+        .unzip()
+}
+
 /// A guarded shell's question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {

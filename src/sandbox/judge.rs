@@ -150,11 +150,7 @@ pub fn answer(q: &Query, base: &Context) -> Answer {
             .and_then(|s| crate::policy::approvals::is_remembered(s, &text, &q.cwd))
             .map(|_| approver::MEMORY.to_string());
     }
-    let strict: Vec<_> = d
-        .found
-        .iter()
-        .filter(|m| m.decision != Decision::Allow)
-        .collect();
+    let (rules, highlights) = protocol::asked_about(d);
     let record = (!d.found.is_empty() || d.decision != Decision::Allow).then(|| {
         let mut r = audit::Record::new(&text, &q.cwd, &j.analysis, d, policy.mode, &ctx.vars);
         r.enforced = Some(true);
@@ -173,17 +169,8 @@ pub fn answer(q: &Query, base: &Context) -> Answer {
         decision: d.decision,
         command: text.clone(),
         approved_by,
-        rules: strict
-            .iter()
-            .map(|m| RuleInfo {
-                id: m.rule_id.clone(),
-                reason: m.reason.clone(),
-                decision: m.decision.as_str().to_string(),
-                suggest: m.suggest.clone(),
-                touches: m.touches.clone(),
-            })
-            .collect(),
-        highlights: strict.iter().map(|m| (m.span.start, m.span.end)).collect(),
+        rules,
+        highlights,
         record,
         id,
         refusals,
