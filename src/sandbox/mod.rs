@@ -182,6 +182,13 @@ pub fn preflight() -> Result<(), Unavailable> {
             "user namespaces are disabled (user.max_user_namespaces = 0)".into(),
         ));
     }
+    if read("/proc/sys/kernel/yama/ptrace_scope").as_deref() == Some("3") {
+        return Err(Unavailable(
+            "Yama forbids reading another process's memory (kernel.yama.ptrace_scope = 3), \
+             which the exec gate needs to read what a program is started with"
+                .into(),
+        ));
+    }
     let root = nix::unistd::geteuid().is_root();
     if !root && read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         return Err(Unavailable(
