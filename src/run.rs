@@ -88,7 +88,8 @@ Subcommands:
   rules list | test [FILE]     the rules in force; run rules' own examples
   run [--unenforced] [--] AGENT ARGS...
                                host an agent (on Linux inside a kernel-enforced
-                               boundary); approvals appear in this terminal
+                               boundary that also judges every program it
+                               starts); approvals appear in this terminal
   watch                        approval console for shells without a supervisor
   approve ID [--for MINUTES]   approve a refused request (a person, in a terminal)
   deny --all | ID              revoke remembered approvals

@@ -44,8 +44,9 @@ const USAGE_TEXT: &str = "usage: shellguard run [--unenforced] [--] AGENT [ARGSâ
 
 Runs AGENT in a pseudo-terminal with every shell it starts going through shellguard, and shows
 the approvals those shells ask for here, on this terminal. On Linux the boundary is enforced by
-the kernel: every shell in AGENT's tree, by any path, is the guard, and shellguard's own files
-and approvals are out of its reach. --unenforced runs AGENT with the advisory guard only.";
+the kernel: every shell in AGENT's tree, by any path, is the guard, every program it starts
+without a shell is judged before it runs, and shellguard's own files and approvals are out of
+its reach. --unenforced runs AGENT with the advisory guard only.";
 
 /// What `--unenforced` gives up, said every time it is used.
 const UNENFORCED_LOSS: &str =
