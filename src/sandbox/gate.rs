@@ -112,9 +112,6 @@ fn serve(gate: Gate) {
         channels: Arc::new(gate.channels),
     };
     let _ = kernel::notif_sync_wake_up(s.listener.as_fd());
-    // Every exec of the tree waits on this thread: where the system lets us, it runs ahead of
-    // the tree's own work (a busy `make -j` would otherwise keep it waiting for a CPU).
-    let _ = kernel::raise_thread_priority(GATE_NICE);
     loop {
         let n = match kernel::notif_receive(s.listener.as_fd()) {
             Ok(n) => n,
@@ -131,9 +128,6 @@ fn serve(gate: Gate) {
         s.reply(&n, answer);
     }
 }
-
-/// How far the gate thread's priority is raised where that is allowed (nice -10).
-const GATE_NICE: i32 = 10;
 
 /// The answer to one held call.
 enum Reply {

@@ -205,15 +205,6 @@ pub fn notif_sync_wake_up(fd: BorrowedFd<'_>) -> io::Result<()> {
     check(libc::c_long::from(ret)).map(drop)
 }
 
-/// Raises the calling thread's scheduling priority to nice `-n`, where the system allows it
-/// (root, `CAP_SYS_NICE`, or an `RLIMIT_NICE` that permits it); elsewhere nothing changes.
-pub fn raise_thread_priority(n: i32) -> io::Result<()> {
-    let tid = nix::unistd::gettid().as_raw();
-    // SAFETY: integer arguments only; PRIO_PROCESS with a thread id applies to that thread.
-    let ret = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, -n) };
-    check(libc::c_long::from(ret)).map(drop)
-}
-
 /// Lets the held call `id` go on as if the filter had allowed it. The kernel reads the call's
 /// arguments again from the caller's memory: what was judged is what the caller passed unless
 /// another thread of it changed that memory meanwhile (a race the README's threat model names).
