@@ -337,6 +337,16 @@ pub fn readable(line: &[u8], color: bool) -> String {
     if let Some(by) = field("approved_by") {
         s.push_str(&format!("  by: {by}"));
     }
+    // A program started without a shell, judged by the exec gate of `shellguard run`.
+    if let Some(exec) = rec.get("exec") {
+        let part = |k: &str| exec.get(k).and_then(Value::as_str).map(for_display);
+        let pid = exec.get("pid").and_then(Value::as_u64).unwrap_or(0);
+        s.push_str(&format!(
+            "  exec: {} by {} (pid {pid})",
+            part("path").unwrap_or_else(|| "?".into()),
+            part("parent").unwrap_or_else(|| "?".into()),
+        ));
+    }
     if let Some(id) = field("request_id") {
         s.push_str(&format!("  id: {id}"));
     }
@@ -389,5 +399,12 @@ mod tests {
         assert!(readable(b"[1,2]", false).starts_with("?? "));
         assert!(readable(b"{\"x\":1}", false).contains("$ ?"));
         assert!(readable(b"\xff\xfe{", false).starts_with("?? "));
+        let exec = br#"{"time":"2026-05-01T12:34:56.789Z","cwd":"/p","command":"rm -r /h/x","decision":"confirm","outcome":"ran","approved_by":"approved-line","exec":{"pid":42,"parent":"/usr/bin/python3.11","path":"/usr/bin/rm"}}"#;
+        let s = readable(exec, false);
+        assert!(
+            s.contains("by: approved-line  exec: /usr/bin/rm by /usr/bin/python3.11 (pid 42)"),
+            "{s}"
+        );
+        assert!(!readable(line, false).contains("exec:"));
     }
 }

@@ -30,7 +30,7 @@ use super::execs::{self, Call, Fails, NotScripts, Program, Root};
 use super::grants::Grants;
 use super::judge::{Answer, Judge, Query};
 use crate::approve::protocol::{self, Request, Verdict};
-use crate::audit::{self, approver, ExecOrigin};
+use crate::audit::{approver, ExecOrigin};
 use crate::enforced::SUPERVISOR_DIRFD;
 use crate::rules::Decision;
 use crate::sys::kernel::{self, Notification};
@@ -41,6 +41,13 @@ pub struct GuardId {
     pub dev: u64,
     pub ino: u64,
     pub mnt_ns: u64,
+}
+
+impl GuardId {
+    /// Whether `p` is the guard's file (every shell path in the tree leads to it).
+    fn is_file(&self, p: &Program) -> bool {
+        p.dev == self.dev && p.ino == self.ino
+    }
 }
 
 /// Asks the human at the supervisor's own prompt; `None` when it cannot (no terminal, the
@@ -169,10 +176,6 @@ impl Served {
         }
     }
 
-    fn is_guard_file(&self, p: &Program) -> bool {
-        p.dev == self.guard.dev && p.ino == self.guard.ino
-    }
-
     fn on_exec(&mut self, n: &Notification) -> Reply {
         let fd = self.listener.as_fd();
         // The first exec in the tree is its init starting the agent: the human's own command.
@@ -207,11 +210,15 @@ impl Served {
             return Reply::Fail(e);
         }
         let guard = self.guard;
-        let is_guard = |p: &Program| p.dev == guard.dev && p.ino == guard.ino;
-        let (program, argv) =
-            execs::final_program(&call, root, first, is_guard, &mut self.not_scripts);
+        let (program, argv) = execs::final_program(
+            &call,
+            root,
+            first,
+            |p| guard.is_file(p),
+            &mut self.not_scripts,
+        );
         // A shell, or a script for one: the guard judges it, whole.
-        if self.is_guard_file(&program) {
+        if guard.is_file(&program) {
             return Reply::Continue;
         }
         let mut query = query(&call, &program, argv);
@@ -233,13 +240,8 @@ impl Served {
             tell(fd, n, &String::from_utf8_lossy(crate::sys::REFUSAL));
             return Reply::Fail(libc::EACCES);
         };
-        let log = |a: &Answer, outcome: &str, by: Option<&str>, id: Option<String>| {
-            if let Some(mut rec) = a.record.clone() {
-                rec.outcome = outcome.into();
-                rec.approved_by = by.map(str::to_string);
-                rec.request_id = id;
-                let _ = audit::append(&self.channels.audit_log, &rec);
-            }
+        let log = |a: &Answer, outcome: &str, by: Option<&str>, id: Option<&str>| {
+            a.log(&self.channels.audit_log, outcome, by, id);
         };
         if answer.quiet {
             self.quiet.learn(&query);
@@ -470,12 +472,7 @@ fn ask(held: &Held, n: &Notification, a: &Answer, cwd: &str, who: String) {
     };
     let heard = ask_channels(ch, &req);
     let log = |outcome: &str, by: Option<&str>, rid: Option<&str>| {
-        if let Some(mut rec) = a.record.clone() {
-            rec.outcome = outcome.into();
-            rec.approved_by = by.map(str::to_string);
-            rec.request_id = rid.map(str::to_string);
-            let _ = audit::append(&ch.audit_log, &rec);
-        }
+        a.log(&ch.audit_log, outcome, by, rid);
     };
     let refusals = a.refusals.clone().unwrap_or_default();
     let later = |why: &str| {

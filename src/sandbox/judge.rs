@@ -79,6 +79,19 @@ pub struct Answer {
     pub quiet: bool,
 }
 
+impl Answer {
+    /// Appends the audit record, when there is one, with what happened. A log that cannot be
+    /// written never changes what the exec gate answers.
+    pub fn log(&self, audit_log: &Path, outcome: &str, by: Option<&str>, id: Option<&str>) {
+        if let Some(mut rec) = self.record.clone() {
+            rec.outcome = outcome.into();
+            rec.approved_by = by.map(str::to_string);
+            rec.request_id = id.map(str::to_string);
+            let _ = audit::append(audit_log, &rec);
+        }
+    }
+}
+
 /// Entry point of `shellguard __exec-judge`: answers queries on stdin until it closes.
 pub fn judge_main() -> u8 {
     let stdin = io::stdin();
