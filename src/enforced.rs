@@ -128,6 +128,8 @@ pub enum Note {
         command: String,
         cwd: String,
         rules: Vec<String>,
+        #[serde(default)]
+        what: Option<String>,
     },
     /// A guard is about to run a line a human approved (or an approval remembered): the
     /// programs it starts may do what these rules (id, approved targets) matched without

@@ -3,7 +3,7 @@
 use crate::analyze::{self, Analysis, Context, PathContext};
 use crate::approve::protocol::{self, SUPERVISOR_ENV};
 use crate::approve::{self, broker, refuse, Answer, PromptMatch, PromptRequest, Refusal};
-use crate::policy::{Decided, Policy};
+use crate::policy::{approvals, Decided, Policy};
 use crate::rules::Decision;
 use crate::sys::AnalysisLimits;
 
@@ -105,11 +105,16 @@ pub fn decide(j: &Judgement, a: &Asker) -> Outcome {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     let state = a.policy.state_dir.as_deref();
-    if let Some(by) = state.and_then(|s| crate::policy::approvals::is_remembered(s, a.text, &cwd)) {
-        let _ = by;
+    let what = approvals::what(&j.analysis, d, &cwd);
+    let line = approvals::Line {
+        command: a.text,
+        cwd: &cwd,
+        what: what.as_deref(),
+    };
+    if state.is_some_and(|s| approvals::is_remembered(s, &line, |t| does(t, a)).is_some()) {
         return Outcome::run(Some(approver::MEMORY), None);
     }
-    let req = broker_request(a, d, &cwd);
+    let req = broker_request(a, d, &line);
     let id = Some(req.id.clone());
     let wait = approval_wait(a);
     let enforced = crate::enforced::current();
@@ -148,13 +153,13 @@ pub fn decide(j: &Judgement, a: &Asker) -> Outcome {
                     // Inside an enforced tree the state is read-only here: the server that
                     // asked the human records what it was told to remember.
                     if let (Some(secs), Some(s), None) = (answer.remember_secs, state, enforced) {
-                        let _ = crate::policy::approvals::remember(s, a.text, &cwd, secs, who);
+                        let _ = approvals::remember(s, &line, secs, who);
                     }
                     return Outcome::run(Some(who), id);
                 }
                 protocol::Verdict::Refuse => return Outcome::refuse(d, refuse::Why::Declined, id),
                 protocol::Verdict::Timeout => {
-                    return refuse_for_later(d, a, &req, &cwd, refuse::Why::TimedOut)
+                    return refuse_for_later(d, a, &req, &line, refuse::Why::TimedOut)
                 }
             },
             // Nobody serves this one: try the next channel; no command waits on a channel
@@ -170,16 +175,20 @@ pub fn decide(j: &Judgement, a: &Asker) -> Outcome {
                 continue;
             }
             Err(broker::BrokerError::TimedOut) => {
-                return refuse_for_later(d, a, &req, &cwd, refuse::Why::TimedOut)
+                return refuse_for_later(d, a, &req, &line, refuse::Why::TimedOut)
             }
-            Err(_) => return refuse_for_later(d, a, &req, &cwd, refuse::Why::NoOneToAsk),
+            Err(_) => return refuse_for_later(d, a, &req, &line, refuse::Why::NoOneToAsk),
         }
     }
     // Inside an enforced tree every terminal is the agent's: only the supervisor and a watch
-    // console outside the tree reach the human.
+    // console outside the tree reach the human. Outside one, a terminal is the agent's when
+    // its variables are set (whatever runs the command may also answer on its terminal) or
+    // when an agent holds the pseudo-terminal's master side.
     if enforced.is_none()
         && vars.get("SHELLGUARD_TTY").map(String::as_str) != Some("agent")
         && !a.policy.agent_tty
+        && approvals::agent_marker(vars).is_none()
+        && !approve::procs::terminal_is_an_agents()
     {
         let mut prompt = prompt_request(a.text, d, a.policy);
         prompt.timeout = prompt
@@ -188,14 +197,22 @@ pub fn decide(j: &Judgement, a: &Asker) -> Outcome {
         match approve::tty::ask(&prompt) {
             Ok(Answer::Yes) => return Outcome::run(Some(approver::TTY), None),
             Ok(Answer::No(Refusal::TimedOut)) => {
-                return refuse_for_later(d, a, &req, &cwd, refuse::Why::TimedOut)
+                return refuse_for_later(d, a, &req, &line, refuse::Why::TimedOut)
             }
             Ok(Answer::No(_)) => return Outcome::refuse(d, refuse::Why::Declined, None),
             // No terminal: fall through to "nobody".
             Err(_) => {}
         }
     }
-    refuse_for_later(d, a, &req, &cwd, refuse::Why::NoOneToAsk)
+    refuse_for_later(d, a, &req, &line, refuse::Why::NoOneToAsk)
+}
+
+/// What `text`, approved earlier, would do if run here now: an approval remembered for it is
+/// believed only when this is what the asking line does.
+fn does(text: &str, a: &Asker) -> Option<String> {
+    let j = judge(text, a.ctx, a.policy, &path_context(a.ctx));
+    let cwd = a.ctx.cwd.as_ref()?.to_string_lossy().into_owned();
+    approvals::what(&j.analysis, &j.decided, &cwd)
 }
 
 /// Refuse now, but keep the request so `shellguard approve ID`, typed by the human, lets the
@@ -204,7 +221,7 @@ fn refuse_for_later(
     d: &Decided,
     a: &Asker,
     req: &protocol::Request,
-    cwd: &str,
+    line: &approvals::Line,
     why: refuse::Why,
 ) -> Outcome {
     let rules: Vec<String> = req.rules.iter().map(|r| r.id.clone()).collect();
@@ -212,15 +229,18 @@ fn refuse_for_later(
         Some(m) => {
             let note = crate::enforced::Note::Refused {
                 id: req.id.clone(),
-                command: a.text.to_string(),
-                cwd: cwd.to_string(),
+                command: line.command.to_string(),
+                cwd: line.cwd.to_string(),
                 rules,
+                what: line.what.map(str::to_string),
             };
             crate::enforced::send(&m.records, &note).is_ok()
         }
-        None => a.policy.state_dir.as_deref().is_some_and(|s| {
-            crate::policy::approvals::record_refused(s, &req.id, a.text, cwd, &rules).is_ok()
-        }),
+        None => a
+            .policy
+            .state_dir
+            .as_deref()
+            .is_some_and(|s| approvals::record_refused(s, &req.id, line, &rules).is_ok()),
     };
     Outcome::refuse(d, why, recorded.then(|| req.id.clone()))
 }
@@ -235,13 +255,14 @@ fn approval_wait(a: &Asker) -> std::time::Duration {
     }
 }
 
-fn broker_request(a: &Asker, d: &Decided, cwd: &str) -> protocol::Request {
+fn broker_request(a: &Asker, d: &Decided, line: &approvals::Line) -> protocol::Request {
     let (rules, highlights) = protocol::asked_about(d);
     protocol::Request {
         id: protocol::new_id(),
         nonce: protocol::new_nonce(),
-        command: a.text.to_string(),
-        cwd: cwd.to_string(),
+        command: line.command.to_string(),
+        cwd: line.cwd.to_string(),
+        what: line.what.map(str::to_string),
         agent: crate::audit::detect_agent(&a.ctx.vars),
         rules,
         highlights,

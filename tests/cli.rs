@@ -2230,6 +2230,140 @@ fn unanswered_request_is_refused_with_an_id_that_approve_lets_through_once() {
 }
 
 #[test]
+fn an_agents_terminal_is_never_asked_on() {
+    let human = Human::new();
+    let env = human.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("SHELLGUARD_PROMPT_TIMEOUT", "20"));
+    // A program that runs a command on a pseudo-terminal of its own, as Gemini CLI, Codex
+    // and aider do, under an agent's name and under another.
+    let relay = "#!/usr/bin/python3\nimport pty, sys\nsys.exit(pty.spawn(sys.argv[1:]) >> 8)\n";
+    let bin = human.home.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    for name in ["gemini", "relay"] {
+        fs::write(bin.join(name), relay).unwrap();
+    }
+    let python = OsStr::new("/usr/bin/python3");
+    let (sg, c, rm) = (OsStr::new(SG), OsStr::new("-c"), OsStr::new(RM_VICTIM));
+    let gemini = bin.join("gemini");
+    let other = bin.join("relay");
+    let refused_without_asking = |argv: &[&OsStr], env: &[(&str, &str)], what: &str| {
+        let pv = ProjectAndVictim::new();
+        let started = Instant::now();
+        let (code, screen) = Pty::spawn(argv, &pv.project, env).finish();
+        assert_eq!(code, 126, "{what}: terminal showed:\n{screen}");
+        assert!(
+            !screen.contains("Run it?"),
+            "{what}: asked on the agent's terminal:\n{screen}"
+        );
+        assert!(
+            screen.contains("shellguard approve "),
+            "{what}: no request id:\n{screen}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what}: waited"
+        );
+        pv.assert_victim_intact();
+    };
+    // The agent's variables are set: whatever runs the command may answer on its terminal.
+    for marker in ["GEMINI_CLI", "CLAUDECODE", "CODEX_CI"] {
+        let mut env = env.clone();
+        env.push((marker, "1"));
+        refused_without_asking(&[sg, c, rm], &env, marker);
+    }
+    // No variable, but an agent holds the terminal's master side.
+    refused_without_asking(
+        &[python, gemini.as_os_str(), sg, c, rm],
+        &env,
+        "an agent's pty",
+    );
+    // The same relay under another name is a terminal like any other: the human is asked.
+    let pv = ProjectAndVictim::new();
+    let mut p = Pty::spawn(&[python, other.as_os_str(), sg, c, rm], &pv.project, &env);
+    p.wait_for("Run it?");
+    p.send(b"n");
+    let (code, screen) = p.finish();
+    assert_eq!(code, 126, "terminal showed:\n{screen}");
+    pv.assert_victim_intact();
+}
+
+/// Claude Code's wrapper around a command, with the random file it writes every time.
+fn claude_wrapped(cmd: &str, n: u32) -> String {
+    format!(
+        "source /tmp/claude-shell-snapshot-{n} 2>/dev/null || true && shopt -u extglob 2>/dev/null || true && eval '{cmd}' < /dev/null && pwd -P >| /tmp/claude-{n:04x}-cwd"
+    )
+}
+
+/// Gemini CLI 0.61's wrapper, with its random directory.
+fn gemini_wrapped(cmd: &str, n: u32) -> String {
+    format!(
+        "shopt -u promptvars nullglob extglob nocaseglob dotglob; _bgpids_file=/tmp/gemini-shell-{n}/bgpids.tmp\n(\n  trap 'jobs -p > \"$_bgpids_file\"' EXIT\n{cmd}\n)\n__code=$?\nexit $__code"
+    )
+}
+
+#[test]
+fn an_approval_takes_through_the_agents_own_wrappers_and_no_further() {
+    type Wrap = fn(&str, u32) -> String;
+    for (agent, wrap) in [
+        ("claude", claude_wrapped as Wrap),
+        ("gemini", gemini_wrapped as Wrap),
+    ] {
+        let human = Human::new();
+        let pv = ProjectAndVictim::new();
+        let run = |line: &str| human.agent_runs(line, &pv.project).join().unwrap();
+        let out = run(&wrap(RM_VICTIM, 1001));
+        out.assert_refused("fs.rm-recursive");
+        let err = out.err();
+        let id = err
+            .split("shellguard approve ")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next())
+            .unwrap_or_else(|| panic!("{agent}: no request id in: {err}"))
+            .to_string();
+        let env = human.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let approve = Pty::spawn(
+            &[
+                OsStr::new(SG),
+                OsStr::new("approve"),
+                OsStr::new(&id),
+                OsStr::new("--yes"),
+            ],
+            &human.home,
+            &env,
+        );
+        let (code, screen) = approve.finish();
+        assert_eq!(code, 0, "{agent}: approve failed:\n{screen}");
+        // Whatever changes what would run is asked about again, in the new wrapper too.
+        for other in [
+            "rm -rf .git/hooks",
+            "rm -rf .git; rm -rf ~/elsewhere",
+            "cd .. && rm -rf project/.git",
+            "rm -rf .git 2>/dev/null",
+            "rm -rf \"$(cat list)\"",
+            "printf .git | xargs rm -rf",
+        ] {
+            let out = run(&wrap(other, 2002));
+            assert_eq!(
+                out.code(),
+                Some(126),
+                "{agent}: `{other}` ran:\n{}",
+                out.show()
+            );
+            pv.assert_victim_intact();
+        }
+        // The retry, in a wrapper with a new random path, does what was approved: it runs.
+        let retry = run(&wrap(RM_VICTIM, 3003));
+        assert_eq!(retry.code(), Some(0), "{agent}: {}", retry.show());
+        assert!(
+            !pv.victim.exists(),
+            "{agent}: the approved retry did not run"
+        );
+    }
+}
+
+#[test]
 fn writing_to_the_watch_socket_approves_nothing() {
     use std::os::unix::net::UnixStream;
     let human = Human::new();

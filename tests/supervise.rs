@@ -204,6 +204,7 @@ fn demo_request(wait_secs: u64) -> Request {
         nonce: protocol::new_nonce(),
         command: "rm -rf /tmp/sg-demo-target".into(),
         cwd: "/tmp".into(),
+        what: None,
         agent: Some("fake-agent".into()),
         rules: vec![RuleInfo {
             id: "fs.rm-recursive".into(),

@@ -39,6 +39,7 @@ fn request(command: &str, wait_secs: u64) -> Request {
         nonce: new_nonce(),
         command: command.into(),
         cwd: "/home/u/project".into(),
+        what: None,
         agent: Some("claude-code".into()),
         rules: vec![RuleInfo {
             id: "fs.rm-recursive".into(),
@@ -654,8 +655,7 @@ fn approve_on_a_pty_lets_the_identical_retry_through() {
     approvals::record_refused(
         &state,
         "0badc0de",
-        "rm -rf /tmp/sg-approve",
-        "/home/u/p",
+        &approvals::Line::text("rm -rf /tmp/sg-approve", "/home/u/p"),
         &["fs.rm-recursive".to_string()],
     )
     .unwrap();
@@ -672,21 +672,41 @@ fn approve_on_a_pty_lets_the_identical_retry_through() {
     let (code, screen) = approve_on_pty(&base, "0badc0de", b"n\r");
     assert_eq!(code, "1", "{screen}");
     assert!(screen.contains("$ rm -rf /tmp/sg-approve") && screen.contains("in /home/u/p"));
-    assert!(approvals::is_remembered(&state, "rm -rf /tmp/sg-approve", "/home/u/p").is_none());
+    assert!(approvals::is_remembered(
+        &state,
+        &approvals::Line::text("rm -rf /tmp/sg-approve", "/home/u/p"),
+        |_| None
+    )
+    .is_none());
 
     // Approved for 5 minutes: the identical command in the same directory passes, no other.
     let (code, screen) = approve_on_pty(&base, "0badc0de --for 5", b"y\r");
     assert_eq!(code, "0", "{screen}");
     assert!(screen.contains("for 5 minutes"), "{screen}");
     assert_eq!(
-        approvals::is_remembered(&state, "rm -rf /tmp/sg-approve", "/home/u/p").as_deref(),
+        approvals::is_remembered(
+            &state,
+            &approvals::Line::text("rm -rf /tmp/sg-approve", "/home/u/p"),
+            |_| None
+        )
+        .as_deref(),
         Some("approve 0badc0de")
     );
-    assert!(approvals::is_remembered(&state, "rm -rf /tmp/sg-approve", "/home/u").is_none());
+    assert!(approvals::is_remembered(
+        &state,
+        &approvals::Line::text("rm -rf /tmp/sg-approve", "/home/u"),
+        |_| None
+    )
+    .is_none());
 
     // `deny ID` takes it back.
     let vars = HashMap::from([("XDG_STATE_HOME".to_string(), base.display().to_string())]);
     assert_eq!(approvals::deny_main(&["0badc0de".to_string()], &vars), 0);
-    assert!(approvals::is_remembered(&state, "rm -rf /tmp/sg-approve", "/home/u/p").is_none());
+    assert!(approvals::is_remembered(
+        &state,
+        &approvals::Line::text("rm -rf /tmp/sg-approve", "/home/u/p"),
+        |_| None
+    )
+    .is_none());
     let _ = fs::remove_dir_all(&base);
 }

@@ -53,6 +53,10 @@ pub struct Request {
     pub nonce: String,
     pub command: String,
     pub cwd: String,
+    /// What the command would do that needs a human (`policy::approvals::what`), so that an
+    /// approval to remember also lets through a retry that does the same in other words.
+    #[serde(default)]
+    pub what: Option<String>,
     /// The agent detected from the environment (`claude-code`, `codex`, …), if any.
     #[serde(default)]
     pub agent: Option<String>,
@@ -169,6 +173,7 @@ mod tests {
             nonce: new_nonce(),
             command: "rm -rf ~/x\nmore".into(),
             cwd: "/p".into(),
+            what: None,
             agent: Some("claude-code".into()),
             rules: vec![RuleInfo {
                 id: "fs.rm-recursive".into(),

@@ -360,8 +360,16 @@ impl Server {
             req.enforced,
             answer.verdict,
         ) {
-            let _ =
-                crate::policy::approvals::remember(state, &req.command, &req.cwd, secs, "watch");
+            let _ = crate::policy::approvals::remember(
+                state,
+                &crate::policy::approvals::Line {
+                    command: &req.command,
+                    cwd: &req.cwd,
+                    what: req.what.as_deref(),
+                },
+                secs,
+                "watch",
+            );
         }
     }
 
@@ -1051,6 +1059,7 @@ mod tests {
             nonce: format!("nonce-{id}"),
             command: format!("rm -rf /tmp/{id}"),
             cwd: "/p".into(),
+            what: None,
             agent: Some("codex".into()),
             rules: vec![RuleInfo {
                 id: "fs.rm-recursive".into(),

@@ -20,7 +20,10 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::analyze::{Analysis, Stdin};
 use crate::approve::sanitize::{for_display, for_display_multiline};
+use crate::policy::Decided;
+use crate::rules::Decision;
 
 /// How long `shellguard approve ID` and "allow for a while" last by default.
 pub const DEFAULT_REMEMBER_SECS: u64 = 10 * 60;
@@ -56,6 +59,86 @@ fn boot_id() -> String {
         .unwrap_or_default()
 }
 
+/// A command line asked about, as approvals know it.
+#[derive(Debug, Clone, Copy)]
+pub struct Line<'a> {
+    pub command: &'a str,
+    pub cwd: &'a str,
+    /// What it would do that needs a human ([`what`]); `None` when that cannot be told.
+    pub what: Option<&'a str>,
+}
+
+impl<'a> Line<'a> {
+    /// Known only by its text.
+    pub fn text(command: &'a str, cwd: &'a str) -> Self {
+        Line {
+            command,
+            cwd,
+            what: None,
+        }
+    }
+}
+
+/// What a line would do that needs a human, as one key: for every match that asks, the rule
+/// and the command it matched as the analysis sees it (words, assignments, redirections,
+/// input, working directory, the constructs around it, what it touches), in order, with the
+/// directory the line runs in. The agents' scaffolding around a command (Claude Code's
+/// `pwd -P >| /tmp/claude-XXXX-cwd`, Gemini CLI's `_bgpids_file=/tmp/gemini-shell-XXXXXX/…`)
+/// matches no rule and so is not part of it; any change to what the asking commands would
+/// run is.
+///
+/// `None` when a command that asks is not fully known before it runs (a word from a variable
+/// or a substitution, input from another program, a finding rather than a command): then
+/// only the identical text is the same line.
+pub fn what(analysis: &Analysis, decided: &Decided, cwd: &str) -> Option<String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut any = false;
+    for f in decided
+        .found
+        .iter()
+        .filter(|f| f.decision == Decision::Confirm)
+    {
+        let mut commands = analysis
+            .commands
+            .iter()
+            .filter(|c| c.span == f.span)
+            .peekable();
+        commands.peek()?;
+        for c in commands {
+            let known = |a: &crate::analyze::Arg| !a.dynamic;
+            let fixed = c.argv.iter().all(known)
+                && c.env.iter().all(|(_, v)| known(v))
+                && c.redirects.iter().all(|r| known(&r.target))
+                && !matches!(c.stdin, Stdin::Program(_))
+                && c.cwd.is_some();
+            if !fixed {
+                return None;
+            }
+            let item = serde_json::json!({
+                "rule": f.rule_id,
+                "argv": c.argv.iter().map(|a| (a.text.as_str(), a.glob, a.quoted)).collect::<Vec<_>>(),
+                "env": c.env.iter().map(|(k, v)| (k, v.text.as_str())).collect::<Vec<_>>(),
+                "redirects": c.redirects.iter().map(|r| (format!("{:?}", r.kind), r.target.text.as_str())).collect::<Vec<_>>(),
+                "stdin": format!("{:?}", c.stdin),
+                "cwd": c.cwd,
+                "via": format!("{:?}", c.via),
+                "touches": f.touches,
+            });
+            let _ = writeln!(out, "{item}");
+            any = true;
+        }
+    }
+    if !any {
+        return None;
+    }
+    out.push('\0');
+    out.push_str(cwd);
+    let mut h = Sha256::new();
+    h.update(out.as_bytes());
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// The memory key of a command run in a directory.
 pub fn key(command: &str, cwd: &str) -> String {
     let mut h = Sha256::new();
@@ -80,6 +163,10 @@ enum Entry {
         id: Option<String>,
         command: String,
         cwd: String,
+        /// What the command would do that needed the approval ([`what`]), when it can be told:
+        /// a retry that does the same passes whatever else its text says.
+        #[serde(default)]
+        what: Option<String>,
     },
     /// A request refused because nobody answered: `shellguard approve ID` can still allow it.
     Refused {
@@ -90,6 +177,8 @@ enum Entry {
         command: String,
         cwd: String,
         rules: Vec<String>,
+        #[serde(default)]
+        what: Option<String>,
     },
 }
 
@@ -122,6 +211,7 @@ pub struct Refused {
     pub rules: Vec<String>,
     /// Boot-clock second it was refused.
     pub at: u64,
+    pub what: Option<String>,
 }
 
 /// A remembered approval, for listing.
@@ -224,17 +314,10 @@ impl Approvals {
         Ok(r)
     }
 
-    /// Let the identical `command` in `cwd` through for `secs` seconds. `by` says who
-    /// approved (shown in the audit log); `id` is the request answered, when known.
-    pub fn remember(
-        &self,
-        command: &str,
-        cwd: &str,
-        secs: u64,
-        by: &str,
-        id: Option<&str>,
-    ) -> io::Result<()> {
-        let k = key(command, cwd);
+    /// Let `line` through for `secs` seconds. `by` says who approved (shown in the audit
+    /// log); `id` is the request answered, when known.
+    pub fn remember(&self, line: &Line, secs: u64, by: &str, id: Option<&str>) -> io::Result<()> {
+        let k = key(line.command, line.cwd);
         let entry = Entry::Allow {
             key: k.clone(),
             boot: self.boot.clone(),
@@ -242,8 +325,9 @@ impl Approvals {
             expires: self.now.saturating_add(secs),
             by: by.to_string(),
             id: id.map(str::to_string),
-            command: command.to_string(),
-            cwd: cwd.to_string(),
+            command: line.command.to_string(),
+            cwd: line.cwd.to_string(),
+            what: line.what.map(str::to_string),
         };
         self.update(|entries| {
             entries.retain(|e| !matches!(e, Entry::Allow { key, .. } if *key == k));
@@ -251,31 +335,51 @@ impl Approvals {
         })
     }
 
-    /// Who approved the identical `command` in `cwd`, if that approval is still running.
-    pub fn is_remembered(&self, command: &str, cwd: &str) -> Option<String> {
-        let k = key(command, cwd);
-        self.load().into_iter().find_map(|e| match e {
-            Entry::Allow { key, by, .. } if key == k => Some(by),
+    /// Who approved `line`, if that approval is still running: the identical command in the
+    /// same directory, or one that does the same there. `does` tells what an approved
+    /// command would do now ([`what`] of its analysis): an entry is believed only when its
+    /// own text, analysed again, does what `line` does, so an entry whose `what` was forged
+    /// lets nothing through.
+    pub fn is_remembered(
+        &self,
+        line: &Line,
+        does: impl Fn(&str) -> Option<String>,
+    ) -> Option<String> {
+        let k = key(line.command, line.cwd);
+        let entries = self.load();
+        let exact = entries.iter().find_map(|e| match e {
+            Entry::Allow { key, by, .. } if *key == k => Some(by.clone()),
+            _ => None,
+        });
+        if exact.is_some() {
+            return exact;
+        }
+        let want = line.what?;
+        entries.into_iter().find_map(|e| match e {
+            Entry::Allow {
+                by,
+                command,
+                cwd,
+                what: Some(w),
+                ..
+            } if w == want && cwd == line.cwd && does(&command).as_deref() == Some(want) => {
+                Some(by)
+            }
             _ => None,
         })
     }
 
     /// Keep a refused request for a day, so that `shellguard approve ID` can find it.
-    pub fn record_refused(
-        &self,
-        id: &str,
-        command: &str,
-        cwd: &str,
-        rules: &[String],
-    ) -> io::Result<()> {
+    pub fn record_refused(&self, id: &str, line: &Line, rules: &[String]) -> io::Result<()> {
         let entry = Entry::Refused {
             id: id.to_string(),
             boot: self.boot.clone(),
             created: self.now,
             expires: self.now.saturating_add(REFUSED_KEEP_SECS),
-            command: command.to_string(),
-            cwd: cwd.to_string(),
+            command: line.command.to_string(),
+            cwd: line.cwd.to_string(),
             rules: rules.to_vec(),
+            what: line.what.map(str::to_string),
         };
         self.update(|entries| {
             entries.retain(|e| !matches!(e, Entry::Refused { id: i, .. } if i == id));
@@ -292,6 +396,7 @@ impl Approvals {
                 command,
                 cwd,
                 rules,
+                what,
                 ..
             } if i == id => Some(Refused {
                 id: i,
@@ -299,6 +404,7 @@ impl Approvals {
                 cwd,
                 rules,
                 at: created,
+                what,
             }),
             _ => None,
         })
@@ -320,6 +426,7 @@ impl Approvals {
             id: Some(id.to_string()),
             command: r.command.clone(),
             cwd: r.cwd.clone(),
+            what: r.what.clone(),
         };
         self.update(|entries| {
             entries.retain(|e| match e {
@@ -383,29 +490,27 @@ impl Approvals {
     }
 }
 
-/// Let the identical `command` in `cwd` through for `secs` seconds from now.
-pub fn remember(state: &Path, command: &str, cwd: &str, secs: u64, by: &str) -> io::Result<()> {
-    Approvals::open(state).remember(command, cwd, secs, by, None)
+/// Let `line` through for `secs` seconds from now.
+pub fn remember(state: &Path, line: &Line, secs: u64, by: &str) -> io::Result<()> {
+    Approvals::open(state).remember(line, secs, by, None)
 }
 
-/// Who approved the identical `command` in `cwd`, while that approval lasts.
-pub fn is_remembered(state: &Path, command: &str, cwd: &str) -> Option<String> {
-    Approvals::open(state).is_remembered(command, cwd)
+/// Who approved `line` (see [`Approvals::is_remembered`]), while that approval lasts.
+pub fn is_remembered(
+    state: &Path,
+    line: &Line,
+    does: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    Approvals::open(state).is_remembered(line, does)
 }
 
 /// Keep a refused request (by id, for a day) for `shellguard approve ID`.
-pub fn record_refused(
-    state: &Path,
-    id: &str,
-    command: &str,
-    cwd: &str,
-    rules: &[String],
-) -> io::Result<()> {
-    Approvals::open(state).record_refused(id, command, cwd, rules)
+pub fn record_refused(state: &Path, id: &str, line: &Line, rules: &[String]) -> io::Result<()> {
+    Approvals::open(state).record_refused(id, line, rules)
 }
 
 /// Environment variables that say the process runs below a coding agent.
-fn agent_marker(vars: &HashMap<String, String>) -> Option<String> {
+pub fn agent_marker(vars: &HashMap<String, String>) -> Option<String> {
     let mut names: Vec<&String> = vars
         .keys()
         .filter(|k| {
@@ -658,30 +763,72 @@ mod tests {
     }
 
     #[test]
+    fn an_approval_by_what_runs_is_believed_only_when_its_text_does_that() {
+        let s = Approvals::at(&temp("what"), 100);
+        let approved = Line {
+            command: "echo harmless",
+            cwd: "/p",
+            what: Some("k1"),
+        };
+        s.remember(&approved, 600, "watch", None).unwrap();
+        let asking = Line {
+            command: "rm -rf ~",
+            cwd: "/p",
+            what: Some("k1"),
+        };
+        // The stored text does something else now: a forged or stale key lets nothing through.
+        assert_eq!(s.is_remembered(&asking, |_| Some("k2".into())), None);
+        assert_eq!(s.is_remembered(&asking, |_| None), None);
+        // It does the same: the approval takes, in the same directory only.
+        let same = |t: &str| (t == "echo harmless").then(|| "k1".to_string());
+        assert_eq!(s.is_remembered(&asking, same).as_deref(), Some("watch"));
+        let elsewhere = Line {
+            cwd: "/q",
+            ..asking
+        };
+        assert_eq!(s.is_remembered(&elsewhere, same), None);
+        let unknown = Line {
+            what: None,
+            ..asking
+        };
+        assert_eq!(s.is_remembered(&unknown, same), None);
+    }
+
+    #[test]
     fn remembers_identical_command_and_directory_only() {
         let dir = temp("mem");
         let s = Approvals::at(&dir, 1000);
-        assert_eq!(s.is_remembered("rm -rf build", "/p"), None);
-        s.remember("rm -rf build", "/p", 600, "watch", None)
+        assert_eq!(
+            s.is_remembered(&Line::text("rm -rf build", "/p"), |_| None),
+            None
+        );
+        s.remember(&Line::text("rm -rf build", "/p"), 600, "watch", None)
             .unwrap();
         assert_eq!(
-            s.is_remembered("rm -rf build", "/p").as_deref(),
+            s.is_remembered(&Line::text("rm -rf build", "/p"), |_| None)
+                .as_deref(),
             Some("watch")
         );
-        assert_eq!(s.is_remembered("rm -rf build ", "/p"), None);
-        assert_eq!(s.is_remembered("rm -rf build", "/q"), None);
+        assert_eq!(
+            s.is_remembered(&Line::text("rm -rf build ", "/p"), |_| None),
+            None
+        );
+        assert_eq!(
+            s.is_remembered(&Line::text("rm -rf build", "/q"), |_| None),
+            None
+        );
         // The NUL separator: moving text between command and directory is another key.
         assert_ne!(key("a", "b/c"), key("ab", "/c"));
 
         assert!(Approvals::at(&dir, 1599)
-            .is_remembered("rm -rf build", "/p")
+            .is_remembered(&Line::text("rm -rf build", "/p"), |_| None)
             .is_some());
         assert!(Approvals::at(&dir, 1600)
-            .is_remembered("rm -rf build", "/p")
+            .is_remembered(&Line::text("rm -rf build", "/p"), |_| None)
             .is_none());
         // A clock earlier than the approval: another boot's clock, not a valid approval.
         assert!(Approvals::at(&dir, 999)
-            .is_remembered("rm -rf build", "/p")
+            .is_remembered(&Line::text("rm -rf build", "/p"), |_| None)
             .is_none());
 
         let mode = fs::metadata(dir.join("approvals")).unwrap().mode() & 0o777;
@@ -693,10 +840,10 @@ mod tests {
     fn expired_entries_are_pruned_on_write() {
         let dir = temp("prune");
         Approvals::at(&dir, 10)
-            .remember("a", "/", 5, "x", None)
+            .remember(&Line::text("a", "/"), 5, "x", None)
             .unwrap();
         Approvals::at(&dir, 100)
-            .remember("b", "/", 5, "x", None)
+            .remember(&Line::text("b", "/"), 5, "x", None)
             .unwrap();
         let text = fs::read_to_string(dir.join("approvals")).unwrap();
         assert_eq!(text.lines().count(), 1, "{text}");
@@ -709,14 +856,18 @@ mod tests {
         let dir = temp("bounded");
         let mut s = Approvals::at(&dir, 1);
         s.max_refused = 20;
-        s.remember("keep", "/", 600, "x", None).unwrap();
+        s.remember(&Line::text("keep", "/"), 600, "x", None)
+            .unwrap();
         for i in 0..25 {
-            s.record_refused(&format!("id{i}"), "c", "/", &[]).unwrap();
+            s.record_refused(&format!("id{i}"), &Line::text("c", "/"), &[])
+                .unwrap();
         }
         assert!(s.refused("id0").is_none());
         assert!(s.refused("id5").is_some());
         assert!(s.refused("id24").is_some());
-        assert!(s.is_remembered("keep", "/").is_some());
+        assert!(s
+            .is_remembered(&Line::text("keep", "/"), |_| None)
+            .is_some());
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -725,10 +876,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = temp("perm");
         let s = Approvals::at(&dir, 10);
-        s.remember("a", "/", 50, "x", None).unwrap();
+        s.remember(&Line::text("a", "/"), 50, "x", None).unwrap();
         let f = dir.join("approvals");
         fs::set_permissions(&f, fs::Permissions::from_mode(0o622)).unwrap();
-        assert_eq!(s.is_remembered("a", "/"), None);
+        assert_eq!(s.is_remembered(&Line::text("a", "/"), |_| None), None);
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -736,8 +887,12 @@ mod tests {
     fn refused_requests_can_be_approved_by_id_then_revoked() {
         let dir = temp("refused");
         let s = Approvals::at(&dir, 50);
-        s.record_refused("1a2b3c4d", "rm -rf ~/x", "/p", &["fs.rm-recursive".into()])
-            .unwrap();
+        s.record_refused(
+            "1a2b3c4d",
+            &Line::text("rm -rf ~/x", "/p"),
+            &["fs.rm-recursive".into()],
+        )
+        .unwrap();
         let r = s.refused("1a2b3c4d").unwrap();
         assert_eq!((r.command.as_str(), r.cwd.as_str()), ("rm -rf ~/x", "/p"));
         assert!(s.refused("ffffffff").is_none());
@@ -751,7 +906,9 @@ mod tests {
             .unwrap()
             .is_some());
         assert_eq!(
-            later.is_remembered("rm -rf ~/x", "/p").as_deref(),
+            later
+                .is_remembered(&Line::text("rm -rf ~/x", "/p"), |_| None)
+                .as_deref(),
             Some("approve 1a2b3c4d")
         );
         // Approved once: it left the register.
@@ -759,7 +916,9 @@ mod tests {
         assert_eq!(later.remembered().len(), 1);
 
         assert_eq!(later.revoke("1a2b3c4d").unwrap(), 1);
-        assert!(later.is_remembered("rm -rf ~/x", "/p").is_none());
+        assert!(later
+            .is_remembered(&Line::text("rm -rf ~/x", "/p"), |_| None)
+            .is_none());
         assert_eq!(later.revoke("1a2b3c4d").unwrap(), 0);
         let _ = fs::remove_dir_all(&dir);
     }
@@ -768,15 +927,17 @@ mod tests {
     fn deny_all_revokes_every_approval() {
         let dir = temp("denyall");
         let s = Approvals::at(&dir, 1);
-        s.remember("a", "/", 600, "watch", None).unwrap();
-        s.remember("b", "/", 600, "run", None).unwrap();
-        s.record_refused("cafe0001", "c", "/", &[]).unwrap();
+        s.remember(&Line::text("a", "/"), 600, "watch", None)
+            .unwrap();
+        s.remember(&Line::text("b", "/"), 600, "run", None).unwrap();
+        s.record_refused("cafe0001", &Line::text("c", "/"), &[])
+            .unwrap();
         // By handle: the start of the key, as `shellguard deny` lists it.
         let handle = key("b", "/")[..8].to_string();
         assert_eq!(s.revoke(&handle).unwrap(), 1);
-        assert!(s.is_remembered("b", "/").is_none());
+        assert!(s.is_remembered(&Line::text("b", "/"), |_| None).is_none());
         assert_eq!(s.revoke_all().unwrap(), 1);
-        assert!(s.is_remembered("a", "/").is_none());
+        assert!(s.is_remembered(&Line::text("a", "/"), |_| None).is_none());
         // Refused requests are not approvals: still there to approve.
         assert!(s.refused("cafe0001").is_some());
         let _ = fs::remove_dir_all(&dir);
@@ -787,10 +948,10 @@ mod tests {
         let base = temp("denymain");
         let vars = HashMap::from([("XDG_STATE_HOME".to_string(), base.display().to_string())]);
         let state = super::super::trust::state_dir(&vars).unwrap();
-        remember(&state, "rm -rf build", "/p", 600, "watch").unwrap();
-        assert!(is_remembered(&state, "rm -rf build", "/p").is_some());
+        remember(&state, &Line::text("rm -rf build", "/p"), 600, "watch").unwrap();
+        assert!(is_remembered(&state, &Line::text("rm -rf build", "/p"), |_| None).is_some());
         assert_eq!(deny_main(&["--all".into()], &vars), 0);
-        assert!(is_remembered(&state, "rm -rf build", "/p").is_none());
+        assert!(is_remembered(&state, &Line::text("rm -rf build", "/p"), |_| None).is_none());
         assert_eq!(deny_main(&["nosuchid".into()], &vars), 1);
         assert_eq!(deny_main(&[], &vars), USAGE);
         let _ = fs::remove_dir_all(&base);
@@ -826,7 +987,7 @@ mod tests {
         let base = temp("approvemain");
         let mut vars = HashMap::from([("XDG_STATE_HOME".to_string(), base.display().to_string())]);
         let state = super::super::trust::state_dir(&vars).unwrap();
-        record_refused(&state, "feedf00d", "rm -rf /p/x", "/p", &[]).unwrap();
+        record_refused(&state, "feedf00d", &Line::text("rm -rf /p/x", "/p"), &[]).unwrap();
         if io::stdin().is_terminal() && io::stdout().is_terminal() {
             vars.insert("SHELLGUARD_TTY".into(), "agent".into());
         }
@@ -834,7 +995,7 @@ mod tests {
             approve_main(&["feedf00d".into(), "--yes".into()], &vars),
             USAGE
         );
-        assert!(is_remembered(&state, "rm -rf /p/x", "/p").is_none());
+        assert!(is_remembered(&state, &Line::text("rm -rf /p/x", "/p"), |_| None).is_none());
         assert!(Approvals::open(&state).refused("feedf00d").is_some());
         let _ = fs::remove_dir_all(&base);
     }

@@ -463,6 +463,7 @@ fn ask(held: &Held, n: &Notification, a: &Answer, cwd: &str, who: String) {
         nonce: protocol::new_nonce(),
         command: a.command.clone(),
         cwd: cwd.to_string(),
+        what: a.what.clone(),
         agent: Some(who),
         rules: a.rules.clone(),
         highlights: a.highlights.clone(),
@@ -477,8 +478,12 @@ fn ask(held: &Held, n: &Notification, a: &Answer, cwd: &str, who: String) {
     let refusals = a.refusals.clone().unwrap_or_default();
     let later = |why: &str| {
         let rules: Vec<String> = a.rules.iter().map(|r| r.id.clone()).collect();
-        let kept =
-            crate::policy::approvals::record_refused(&ch.state_dir, &id, &a.command, cwd, &rules);
+        let line = crate::policy::approvals::Line {
+            command: &a.command,
+            cwd,
+            what: a.what.as_deref(),
+        };
+        let kept = crate::policy::approvals::record_refused(&ch.state_dir, &id, &line, &rules);
         log("refused", None, kept.is_ok().then_some(id.as_str()));
         tell(fd, n, why);
         held.refused.note(n.pid, &a.command);

@@ -24,7 +24,7 @@ use crate::approve::protocol::{self, RuleInfo};
 use crate::approve::refuse::{self, Why};
 use crate::audit::{self, approver, ExecOrigin};
 use crate::guard::{judge, path_context};
-use crate::policy::Policy;
+use crate::policy::{approvals, Policy};
 use crate::rules::Decision;
 
 /// The hidden subcommand the supervisor starts the judge with.
@@ -62,6 +62,10 @@ pub struct Answer {
     /// The words judged, as shell text: what the human is shown, and the key an approval is
     /// remembered under.
     pub command: String,
+    /// What it would do that needs a human (`approvals::what`): the second key of an
+    /// approval to remember.
+    #[serde(default)]
+    pub what: Option<String>,
     /// Who already let it run without asking (observe mode, an approval remembered).
     pub approved_by: Option<String>,
     /// The rules that did not allow it, for the prompt and for grants.
@@ -150,6 +154,7 @@ pub fn answer(q: &Query, base: &Context) -> Answer {
         (text, j)
     });
     let d = &j.decided;
+    let what = approvals::what(&j.analysis, d, &q.cwd);
     let quiet = d.decision == Decision::Allow
         && d.found.is_empty()
         && q.variants
@@ -157,10 +162,19 @@ pub fn answer(q: &Query, base: &Context) -> Answer {
             .all(|v| v.first().is_some_and(|p| policy.quiet_program(p)));
     let mut approved_by = d.observe.then(|| approver::OBSERVE_MODE.to_string());
     if d.decision == Decision::Confirm && approved_by.is_none() {
+        let line = approvals::Line {
+            command: &text,
+            cwd: &q.cwd,
+            what: what.as_deref(),
+        };
+        let does = |t: &str| {
+            let j = judge(t, &ctx, &policy, &paths);
+            approvals::what(&j.analysis, &j.decided, &q.cwd)
+        };
         approved_by = policy
             .state_dir
             .as_deref()
-            .and_then(|s| crate::policy::approvals::is_remembered(s, &text, &q.cwd))
+            .and_then(|s| approvals::is_remembered(s, &line, does))
             .map(|_| approver::MEMORY.to_string());
     }
     let (rules, highlights) = protocol::asked_about(d);
@@ -181,6 +195,7 @@ pub fn answer(q: &Query, base: &Context) -> Answer {
     Answer {
         decision: d.decision,
         command: text.clone(),
+        what,
         approved_by,
         rules,
         highlights,

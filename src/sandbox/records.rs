@@ -124,12 +124,17 @@ fn handle(stream: &UnixStream, to: &To) {
             command,
             cwd,
             rules,
+            what,
         } => {
             if id.is_empty() || id.len() > 64 {
                 return;
             }
-            let _ =
-                crate::policy::approvals::record_refused(state_dir, &id, &command, &cwd, &rules);
+            let line = crate::policy::approvals::Line {
+                command: &command,
+                cwd: &cwd,
+                what: what.as_deref(),
+            };
+            let _ = crate::policy::approvals::record_refused(state_dir, &id, &line, &rules);
         }
         Note::Grant { rules } => {
             // Only the guard grants, and only before it becomes the shell it judged for: the

@@ -125,7 +125,7 @@ impl Socket {
                     let request = read_request(&stream, uid);
                     readers.fetch_sub(1, Ordering::SeqCst);
                     if let Some(req) = request {
-                        let _ = events.send(Event::Request(Pending::new(req, stream)));
+                        let _ = events.send(Event::Request(Box::new(Pending::new(req, stream))));
                     }
                 });
             }
@@ -160,7 +160,7 @@ fn valid(req: &Request) -> bool {
 pub fn ask_here(events: &Sender<Event>, req: &Request) -> Option<Answer> {
     let (ours, theirs) = UnixStream::pair().ok()?;
     events
-        .send(Event::Request(Pending::new(req.clone(), ours)))
+        .send(Event::Request(Box::new(Pending::new(req.clone(), ours))))
         .ok()?;
     let wait = Duration::from_secs(req.wait_secs).min(MAX_WAIT) + Duration::from_secs(5);
     let line = crate::approve::protocol::read_line_within(&theirs, wait, 64 * 1024)?;

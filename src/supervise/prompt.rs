@@ -404,6 +404,7 @@ mod tests {
             nonce: "n".into(),
             command: "rm -rf ~/x\x1b[2J".into(),
             cwd: "/p\u{202e}".into(),
+            what: None,
             agent: Some("codex\x07".into()),
             rules: vec![crate::approve::protocol::RuleInfo {
                 id: "fs.rm".into(),

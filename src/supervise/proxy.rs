@@ -71,7 +71,7 @@ pub enum Event {
     Input(Vec<u8>),
     InputClosed,
     Signal(i32),
-    Request(Pending),
+    Request(Box<Pending>),
     Exited(u8),
 }
 
@@ -448,7 +448,7 @@ impl Proxy {
                 if self.exit_code.is_some() || self.queue.len() >= MAX_QUEUE {
                     return;
                 }
-                self.queue.push_back(p);
+                self.queue.push_back(*p);
                 if self.prompt.is_none() && self.want_since.is_none() {
                     self.want_since = Some(now);
                     if self.boundary.at_boundary() {
@@ -591,6 +591,7 @@ impl Proxy {
             nonce: new_nonce(),
             command: format!("(the line you typed into `{what}`)"),
             cwd,
+            what: None,
             agent: None,
             rules: vec![RuleInfo {
                 id: "interactive.unguarded-shell".into(),
@@ -850,8 +851,11 @@ impl Proxy {
             let req = &p.pending.req;
             let _ = crate::policy::approvals::remember(
                 state,
-                &req.command,
-                &req.cwd,
+                &crate::policy::approvals::Line {
+                    command: &req.command,
+                    cwd: &req.cwd,
+                    what: req.what.as_deref(),
+                },
                 secs,
                 crate::audit::approver::SUPERVISOR,
             );
