@@ -279,8 +279,9 @@ pub fn find_real_shell_in(
         if searched.contains(&candidate) {
             continue;
         }
-        let usable =
-            FileId::of(&candidate).is_ok_and(|id| id != me) && is_executable_file(&candidate);
+        let usable = FileId::of(&candidate).is_ok_and(|id| id != me)
+            && is_executable_file(&candidate)
+            && !is_another_copy(&candidate);
         if usable {
             return Ok(candidate);
         }
@@ -290,6 +291,20 @@ pub fn find_real_shell_in(
         name: kind.name(),
         searched,
     })
+}
+
+/// Whether `candidate` is a link to another copy of shellguard (a second install's shims on
+/// the same `PATH`): each copy passing over only itself would exec the other, and that one
+/// the first, forever. Real shells are rarely links, so this costs one `lstat` in the usual
+/// case. A copy installed under a shell's name as a plain file is not recognised (README).
+fn is_another_copy(candidate: &Path) -> bool {
+    let is_link = std::fs::symlink_metadata(candidate).is_ok_and(|m| m.file_type().is_symlink());
+    is_link
+        && std::fs::canonicalize(candidate).is_ok_and(|target| {
+            target
+                .file_name()
+                .is_some_and(|n| n.as_bytes().starts_with(b"shellguard"))
+        })
 }
 
 fn is_executable_file(path: &Path) -> bool {
@@ -478,6 +493,33 @@ mod tests {
         assert!(ShellKind::Bash
             .fallbacks()
             .contains(&none.to_str().unwrap()));
+    }
+
+    #[test]
+    fn skips_another_copy_of_itself() {
+        // A second install: its own binary, its own shims, both before the real shell.
+        let scratch = Scratch::new("two-copies");
+        let ours = scratch.shim("shims", "bash");
+        let other_bin = scratch.0.join("other/bin");
+        std::fs::create_dir_all(&other_bin).unwrap();
+        let copy = other_bin.join("shellguard");
+        std::fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
+        let theirs = scratch.0.join("other/shims");
+        std::fs::create_dir_all(&theirs).unwrap();
+        symlink(&copy, theirs.join("bash")).unwrap();
+        for order in [[&ours, &theirs], [&theirs, &ours]] {
+            let path = join_paths(&[order[0], order[1], Path::new("/usr/bin"), Path::new("/bin")]);
+            let real = find_real_shell_in(ShellKind::Bash, None, Some(&path), me()).unwrap();
+            assert!(
+                real.starts_with("/usr/bin") || real.starts_with("/bin"),
+                "{real:?}"
+            );
+        }
+        // As the other copy sees it: our shims are passed over too.
+        let path = join_paths(&[&ours, Path::new("/usr/bin")]);
+        let as_copy = FileId::of(&copy).unwrap();
+        let real = find_real_shell_in(ShellKind::Bash, None, Some(&path), as_copy).unwrap();
+        assert_eq!(real, Path::new("/usr/bin/bash"));
     }
 
     #[test]

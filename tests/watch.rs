@@ -48,7 +48,7 @@ fn request(command: &str, wait_secs: u64) -> Request {
             suggest: Some("mv it to the trash".into()),
             touches: vec!["/home/u/project/build".into()],
         }],
-        highlights: vec![(0, 6)],
+        highlights: vec![(0, command.len())],
         pid: std::process::id(),
         wait_secs,
         enforced: false,

@@ -894,7 +894,7 @@ fn render<C>(
                 fit(&for_display(p.req.agent.as_deref().unwrap_or("-")), 12),
                 fit_left(&for_display(&p.req.cwd), 24),
                 fit(&for_display(&rules.join(",")), 24),
-                for_display(&p.req.command)
+                for_display(&asked_parts(&p.req).join(" ; "))
             );
             let st = if i == sel {
                 ContentStyle::new().reverse()
@@ -905,7 +905,10 @@ fn render<C>(
         }
         lines.push(vec![(ContentStyle::new().dim(), "─".repeat(width))]);
         if let Some(p) = core.selected() {
-            detail(&mut lines, p, now);
+            // The details are wrapped, never cut at the edge: what is at stake comes first.
+            let mut more = Vec::new();
+            detail(&mut more, p, now);
+            lines.extend(more.into_iter().flat_map(|l| wrap(l, width)));
         }
     }
     lines.truncate(height - 1);
@@ -914,6 +917,60 @@ fn render<C>(
     }
     lines.push(vec![(status.style, for_display(&status.text))]);
     lines.into_iter().map(|l| clip(l, width)).collect()
+}
+
+/// The parts of the command that the rules asked about, in order: the agent's own command
+/// rather than the scaffolding it wraps around every command (`source …snapshot… && eval '…'
+/// && pwd -P >| /tmp/…`). The whole command when no part is marked.
+fn asked_parts(r: &Request) -> Vec<String> {
+    let mut ranges: Vec<(usize, usize)> = r
+        .highlights
+        .iter()
+        .copied()
+        .filter(|(a, b)| a < b)
+        .collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in ranges {
+        match merged.last_mut() {
+            Some((_, end)) if a <= *end => *end = (*end).max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    let parts: Vec<String> = merged
+        .into_iter()
+        .filter_map(|(a, b)| r.command.get(a..b).map(str::to_string))
+        .collect();
+    if parts.is_empty() {
+        vec![r.command.clone()]
+    } else {
+        parts
+    }
+}
+
+/// `line` split into lines of at most `width` characters, the later ones indented.
+fn wrap(line: Line, width: usize) -> Vec<Line> {
+    const INDENT: &str = "      ";
+    let mut out = Vec::new();
+    let mut cur: Line = Vec::new();
+    let mut left = width;
+    for (st, text) in line {
+        let mut rest: &str = &text;
+        while !rest.is_empty() {
+            if left == 0 {
+                out.push(std::mem::take(&mut cur));
+                cur.push(plain(INDENT));
+                left = width.saturating_sub(INDENT.len()).max(1);
+            }
+            let take = rest.char_indices().nth(left).map_or(rest.len(), |(i, _)| i);
+            let (piece, tail) = rest.split_at(take);
+            left -= piece.chars().count();
+            cur.push((st, piece.to_string()));
+            rest = tail;
+        }
+    }
+    out.push(cur);
+    out
 }
 
 fn detail<C>(lines: &mut Vec<Line>, p: &Pending<C>, now: Instant) {
@@ -932,7 +989,10 @@ fn detail<C>(lines: &mut Vec<Line>, p: &Pending<C>, now: Instant) {
         )),
     ]);
     lines.push(vec![plain(format!("  in {}", for_display(&r.cwd)))]);
-    command_lines(lines, &r.command, &r.highlights);
+    let parts = asked_parts(r);
+    for part in &parts {
+        command_lines(lines, part, &[(0, part.len())]);
+    }
     for m in &r.rules {
         lines.push(vec![
             plain("  "),
@@ -957,6 +1017,13 @@ fn detail<C>(lines: &mut Vec<Line>, p: &Pending<C>, now: Instant) {
                 plain(format!(" {}", for_display(s))),
             ]);
         }
+    }
+    if parts.len() != 1 || parts[0] != r.command {
+        lines.push(vec![(
+            ContentStyle::new().dim(),
+            "  the whole line, as sent:".into(),
+        )]);
+        command_lines(lines, &r.command, &r.highlights);
     }
 }
 
@@ -1235,6 +1302,49 @@ mod tests {
         // Tiny terminals still get a status line and no panic.
         let lines = render(&core, &status, 5, 2, t0);
         assert!(!lines.is_empty());
+    }
+
+    #[test]
+    fn the_agents_command_comes_first_and_nothing_is_cut() {
+        let t0 = Instant::now();
+        let mut core = WatchCore::new(t0);
+        let mut r = req("aaaa", 100);
+        let inner = "rm -r ~/precious/photos-2009-2024/originals";
+        r.command = format!(
+            "source /home/u/.claude/shell-snapshots/snapshot-bash-1764751234567-abcdef.sh 2>/dev/null || true && shopt -u extglob 2>/dev/null || true && eval '{inner}' < /dev/null && pwd -P >| /tmp/claude-9f3a-cwd"
+        );
+        let at = r.command.find(inner).unwrap();
+        r.highlights = vec![(at, at + inner.len())];
+        core.add(1, r.clone(), t0).unwrap();
+        let status = Status {
+            text: String::new(),
+            style: ContentStyle::new(),
+        };
+        let lines = render(&core, &status, 100, 40, t0);
+        let rows: Vec<String> = lines
+            .iter()
+            .map(|l| l.iter().map(|(_, t)| t.as_str()).collect())
+            .collect();
+        for row in &rows {
+            assert!(row.chars().count() <= 100, "{row}");
+        }
+        // The list shows the agent's command, not the wrapper's start.
+        assert!(
+            rows.iter()
+                .any(|l| l.starts_with("> aaaa") && l.contains("rm -r ~/pr")),
+            "{rows:#?}"
+        );
+        // The details give it first, then the whole line, wrapped: every character is there.
+        let detail: String = rows
+            .iter()
+            .skip_while(|l| !l.starts_with("request aaaa"))
+            .map(|l| l.trim_start())
+            .collect();
+        let first = detail.find(inner).expect("the command in full");
+        assert!(first < detail.find("rule fs.rm-recursive").unwrap());
+        let whole: String = r.command.chars().filter(|c| !c.is_whitespace()).collect();
+        let shown: String = detail.chars().filter(|c| !c.is_whitespace()).collect();
+        assert!(shown.contains(&whole), "{rows:#?}");
     }
 
     #[test]
