@@ -56,6 +56,9 @@ pub mod approver {
     pub const MEMORY: &str = "memory";
     /// Observe mode: logged, not blocked.
     pub const OBSERVE_MODE: &str = "observe-mode";
+    /// An installed tool's own script with the content the human trusted
+    /// (`shellguard trust --tools`): run unread.
+    pub const TRUSTED_TOOL: &str = "trusted-tool";
 }
 
 /// One matched rule in a record.

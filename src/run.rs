@@ -95,6 +95,8 @@ Subcommands:
   deny --all | ID              revoke remembered approvals
   log [-n N] [--follow] [--json]   the audit log
   trust                        trust this project's .shellguard.toml (a person, in a terminal)
+  trust --tools [--yes]        let installed tools' shell scripts (pyenv, rbenv, asdf,
+                               nvm, conda, ...) run unread, as they are now
 
 Configuration: ~/.config/shellguard/config.toml, the project's .shellguard.toml,
 /etc/shellguard/config.toml. See the README.

@@ -2288,6 +2288,72 @@ fn an_agents_terminal_is_never_asked_on() {
     pv.assert_victim_intact();
 }
 
+#[test]
+fn installed_tools_scripts_run_once_trusted_and_only_as_trusted() {
+    use std::os::unix::fs::PermissionsExt;
+    let human = Human::new();
+    let shims = Shims::new();
+    // A version manager's dispatcher, as pyenv's: it runs a program only known when it runs.
+    let libexec = human.home.join(".pyenv/libexec");
+    fs::create_dir_all(&libexec).unwrap();
+    let tool = libexec.join("pyenv");
+    let script =
+        "#!/usr/bin/env bash\nset -e\ncommand_path=\"$(type -P \"$1\")\"; shift\nexec \"$command_path\" \"$@\"\n";
+    let install = |path: &Path, text: &str| {
+        fs::write(path, text).unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    install(&tool, script);
+    // Started as a tool is: by its path, the kernel reading `#!/usr/bin/env bash`, which finds
+    // the shim first on PATH.
+    let run = |path: &Path| {
+        let mut cmd = std::process::Command::new(path);
+        cmd.args(["echo", "from-the-tool"])
+            .current_dir(&human.home)
+            .env("PATH", shims.path_var())
+            .env("CLAUDECODE", "1")
+            .stdin(std::process::Stdio::null());
+        for (k, v) in human.env() {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let before = run(&tool);
+    assert_eq!(before.status.code(), Some(126), "{before:?}");
+    assert!(String::from_utf8_lossy(&before.stderr).contains("unknown.dynamic-program"));
+
+    let env = human.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let trust = Pty::spawn(
+        &[
+            OsStr::new(SG),
+            OsStr::new("trust"),
+            OsStr::new("--tools"),
+            OsStr::new("--yes"),
+        ],
+        &human.home,
+        &env,
+    );
+    let (code, screen) = trust.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains(".pyenv: 1 shell scripts"), "{screen}");
+
+    let after = run(&tool);
+    assert_eq!(after.status.code(), Some(0), "{after:?}");
+    assert_eq!(String::from_utf8_lossy(&after.stdout), "from-the-tool\n");
+
+    // The same code anywhere else is not the tool: judged.
+    let copy = human.home.join("copy");
+    install(&copy, script);
+    assert_eq!(run(&copy).status.code(), Some(126));
+    // A script added to the tool's directory, or the tool changed, by anyone: judged.
+    let added = libexec.join("pyenv-new");
+    install(&added, &script.replace("set -e", "set -eu"));
+    assert_eq!(run(&added).status.code(), Some(126));
+    install(&tool, &script.replace("set -e", "set -e; true"));
+    assert_eq!(run(&tool).status.code(), Some(126));
+}
+
 /// Claude Code's wrapper around a command, with the random file it writes every time.
 fn claude_wrapped(cmd: &str, n: u32) -> String {
     format!(

@@ -350,8 +350,11 @@ fn rules(args: &[String]) -> u8 {
 /// Only a human at a terminal may do this (and the guarded shell denies running it).
 fn trust_cmd(args: &[String]) -> u8 {
     use std::io::IsTerminal;
+    if let Some(rest) = args.strip_prefix(&["--tools".to_string()]) {
+        return crate::policy::tools::trust_main(rest, &Context::from_process().vars);
+    }
     if !args.is_empty() {
-        eprintln!("usage: shellguard trust   (in the project, in a terminal)");
+        eprintln!("usage: shellguard trust [--tools [--yes]]   (in a terminal)");
         return USAGE;
     }
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {

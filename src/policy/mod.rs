@@ -11,6 +11,7 @@
 
 pub mod approvals;
 pub mod config;
+pub mod tools;
 pub mod trust;
 
 use std::ops::Range;
