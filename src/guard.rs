@@ -246,11 +246,20 @@ fn refuse_for_later(
 }
 
 /// How long a request may wait for a human: the configured time, but never past the agent's
-/// own command timeout (Codex kills a command after 10 s).
+/// own command timeout, so that the refusal and its request id reach the model before the
+/// agent gives up on the command (mini-swe-agent kills a command after 30 s and tells its
+/// model only "timed out"; Claude Code's 120 s is above the default).
 fn approval_wait(a: &Asker) -> std::time::Duration {
+    use std::time::Duration;
     let wait = a.policy.approval_timeout;
-    match crate::audit::detect_agent(&a.ctx.vars).as_deref() {
-        Some("codex") => wait.min(std::time::Duration::from_secs(8)),
+    let named = crate::audit::detect_agent(&a.ctx.vars);
+    let agent = match named.as_deref() {
+        Some(n) => n,
+        None => approve::procs::agent_above().unwrap_or_default(),
+    };
+    match agent {
+        "codex" => wait.min(Duration::from_secs(8)),
+        "mini" | "mini-swe-agent" => wait.min(Duration::from_secs(25)),
         _ => wait,
     }
 }

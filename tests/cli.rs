@@ -2354,6 +2354,49 @@ fn installed_tools_scripts_run_once_trusted_and_only_as_trusted() {
     assert_eq!(run(&tool).status.code(), Some(126));
 }
 
+#[test]
+fn a_request_waits_less_than_the_agent_does() {
+    // mini-swe-agent kills a command after 30 s and marks its commands' environment with
+    // nothing of its own: known by its name, it gets its refusal (with the id) in time.
+    let human = Human::new();
+    let mut console = human.console();
+    let pv = ProjectAndVictim::new();
+    let bin = human.home.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let mini = bin.join("mini");
+    fs::write(
+        &mini,
+        "#!/usr/bin/python3\nimport subprocess, sys\nsys.exit(subprocess.run(sys.argv[1:]).returncode)\n",
+    )
+    .unwrap();
+    let mut sg = Sg::at(Path::new("/usr/bin/python3"))
+        .args([mini.to_str().unwrap(), SG, "-c", RM_VICTIM])
+        .cwd(&pv.project);
+    for (k, v) in human.env() {
+        sg = sg.env(k, &v);
+    }
+    let agent = thread::spawn(move || sg.run());
+    console.wait_for("fs.rm-recursive");
+    let screen = console.screen();
+    let left: u64 = screen
+        .split("refused in ")
+        .nth(1)
+        .and_then(|r| r.split('s').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no wait shown:\n{screen}"));
+    assert!(
+        (20..=25).contains(&left),
+        "waits {left}s under mini:\n{screen}"
+    );
+    thread::sleep(Duration::from_millis(900));
+    console.send(b"n");
+    let out = agent.join().unwrap();
+    assert_eq!(out.code(), Some(126), "{}", out.show());
+    pv.assert_victim_intact();
+    console.send(b"q");
+    let _ = console.finish();
+}
+
 /// Claude Code's wrapper around a command, with the random file it writes every time.
 fn claude_wrapped(cmd: &str, n: u32) -> String {
     format!(

@@ -89,25 +89,45 @@ pub fn terminal_is_an_agents() -> bool {
     false
 }
 
-/// Whether `pid` is a known agent: its program, or the script its interpreter runs (`node
-/// …/bin/gemini`, `python3 …/bin/aider`), bears an agent's name.
+/// Whether `pid` is a known agent.
 fn is_agent(pid: u32) -> bool {
-    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
-        return false;
-    };
+    agent_name(pid).is_some()
+}
+
+/// The agent `pid` is, when its program, or the script its interpreter runs (`node
+/// …/bin/gemini`, `python3 …/bin/aider`), bears an agent's name.
+fn agent_name(pid: u32) -> Option<&'static str> {
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     cmdline
         .split(|&b| b == 0)
         .take(3)
         .filter(|w| !w.starts_with(b"-"))
-        .any(|w| {
+        .find_map(|w| {
             let w = String::from_utf8_lossy(w);
             let name = w.rsplit('/').next().unwrap_or(&w);
             let stem = [".js", ".mjs", ".cjs", ".py"]
                 .iter()
                 .find_map(|ext| name.strip_suffix(ext))
                 .unwrap_or(name);
-            AGENTS.contains(&stem)
+            AGENTS.iter().find(|a| **a == stem).copied()
         })
+}
+
+/// The nearest ancestor that is a known agent, by name (`mini`, `aider`, …): for agents that
+/// mark their commands' environment with nothing of their own.
+pub fn agent_above() -> Option<&'static str> {
+    let mut cur = std::process::id();
+    for _ in 0..256 {
+        let (ppid, _) = stat(cur)?;
+        if ppid <= 1 {
+            return None;
+        }
+        cur = ppid;
+        if let Some(name) = agent_name(cur) {
+            return Some(name);
+        }
+    }
+    None
 }
 
 /// The pseudo-terminal number of device `tty` (from `/proc/PID/stat`), if it is one:
