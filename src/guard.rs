@@ -518,6 +518,10 @@ mod tests {
             "source '/tmp/snap.sh' 2>/dev/null || true && shopt -u extglob 2>/dev/null || true && eval 'git reset --hard' < /dev/null && pwd -P >| /tmp/claude-1-cwd" => Confirm;
             "shopt -u promptvars nullglob extglob nocaseglob dotglob; { ls; }; __code=$?; pgrep -g 0 >/tmp/shell_pgrep_1.tmp 2>&1; exit $__code;" => Allow;
             "shopt -u promptvars nullglob extglob nocaseglob dotglob; { git clean -fdx; }; __code=$?; pgrep -g 0 >/tmp/shell_pgrep_1.tmp 2>&1; exit $__code;" => Confirm;
+            // Gemini CLI 0.61's wrapper: a subshell whose EXIT trap writes its jobs to a file in
+            // a new random directory.
+            "shopt -u promptvars nullglob extglob nocaseglob dotglob; _bgpids_file=/tmp/gemini-shell-Xa81Qz/bgpids.tmp\n(\n  trap 'jobs -p > \"$_bgpids_file\"' EXIT\nnpm test 2>&1 | tail -n 20\n)\n__code=$?\nexit $__code" => Allow;
+            "shopt -u promptvars nullglob extglob nocaseglob dotglob; _bgpids_file=/tmp/gemini-shell-Xa81Qz/bgpids.tmp\n(\n  trap 'jobs -p > \"$_bgpids_file\"' EXIT\ngit push --force origin main\n)\n__code=$?\nexit $__code" => Confirm;
             "exec \"$@\"" => Deny;
             "env" => Allow;
             "eval \"$(ssh-agent -s)\"" => Allow;

@@ -2132,6 +2132,16 @@ impl Human {
         thread::spawn(move || sg.run())
     }
 
+    /// `shellguard ARGS…` typed by the human in a terminal of their own: exit status and
+    /// screen.
+    fn types(&self, args: &[&str]) -> (u32, String) {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut argv = vec![OsStr::new(SG)];
+        argv.extend(args.iter().map(OsStr::new));
+        Pty::spawn(&argv, &self.home, &env).finish()
+    }
+
     fn console(&self) -> Pty {
         let env = self.env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -2204,19 +2214,7 @@ fn unanswered_request_is_refused_with_an_id_that_approve_lets_through_once() {
         .unwrap();
     own.assert_refused("self.approve");
     // The human approves it in a terminal of their own.
-    let env = human.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let approve = Pty::spawn(
-        &[
-            OsStr::new(SG),
-            OsStr::new("approve"),
-            OsStr::new(&id),
-            OsStr::new("--yes"),
-        ],
-        &human.home,
-        &env,
-    );
-    let (code, screen) = approve.finish();
+    let (code, screen) = human.types(&["approve", &id, "--yes"]);
     assert_eq!(code, 0, "approve failed:\n{screen}");
     // The identical retry from the same directory now runs; another command does not.
     let other = human
@@ -2322,19 +2320,7 @@ fn installed_tools_scripts_run_once_trusted_and_only_as_trusted() {
     assert_eq!(before.status.code(), Some(126), "{before:?}");
     assert!(String::from_utf8_lossy(&before.stderr).contains("unknown.dynamic-program"));
 
-    let env = human.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let trust = Pty::spawn(
-        &[
-            OsStr::new(SG),
-            OsStr::new("trust"),
-            OsStr::new("--tools"),
-            OsStr::new("--yes"),
-        ],
-        &human.home,
-        &env,
-    );
-    let (code, screen) = trust.finish();
+    let (code, screen) = human.types(&["trust", "--tools", "--yes"]);
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains(".pyenv: 1 shell scripts"), "{screen}");
 
@@ -2430,19 +2416,7 @@ fn an_approval_takes_through_the_agents_own_wrappers_and_no_further() {
             .and_then(|rest| rest.split('`').next())
             .unwrap_or_else(|| panic!("{agent}: no request id in: {err}"))
             .to_string();
-        let env = human.env();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let approve = Pty::spawn(
-            &[
-                OsStr::new(SG),
-                OsStr::new("approve"),
-                OsStr::new(&id),
-                OsStr::new("--yes"),
-            ],
-            &human.home,
-            &env,
-        );
-        let (code, screen) = approve.finish();
+        let (code, screen) = human.types(&["approve", &id, "--yes"]);
         assert_eq!(code, 0, "{agent}: approve failed:\n{screen}");
         // Whatever changes what would run is asked about again, in the new wrapper too.
         for other in [

@@ -362,11 +362,7 @@ impl Server {
         ) {
             let _ = crate::policy::approvals::remember(
                 state,
-                &crate::policy::approvals::Line {
-                    command: &req.command,
-                    cwd: &req.cwd,
-                    what: req.what.as_deref(),
-                },
+                &crate::policy::approvals::Line::of(req),
                 secs,
                 "watch",
             );

@@ -69,6 +69,15 @@ pub struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
+    /// The line a request asks about.
+    pub fn of(req: &'a crate::approve::protocol::Request) -> Self {
+        Line {
+            command: &req.command,
+            cwd: &req.cwd,
+            what: req.what.as_deref(),
+        }
+    }
+
     /// Known only by its text.
     pub fn text(command: &'a str, cwd: &'a str) -> Self {
         Line {

@@ -851,11 +851,7 @@ impl Proxy {
             let req = &p.pending.req;
             let _ = crate::policy::approvals::remember(
                 state,
-                &crate::policy::approvals::Line {
-                    command: &req.command,
-                    cwd: &req.cwd,
-                    what: req.what.as_deref(),
-                },
+                &crate::policy::approvals::Line::of(req),
                 secs,
                 crate::audit::approver::SUPERVISOR,
             );
