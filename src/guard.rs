@@ -522,6 +522,15 @@ mod tests {
             // a new random directory.
             "shopt -u promptvars nullglob extglob nocaseglob dotglob; _bgpids_file=/tmp/gemini-shell-Xa81Qz/bgpids.tmp\n(\n  trap 'jobs -p > \"$_bgpids_file\"' EXIT\nnpm test 2>&1 | tail -n 20\n)\n__code=$?\nexit $__code" => Allow;
             "shopt -u promptvars nullglob extglob nocaseglob dotglob; _bgpids_file=/tmp/gemini-shell-Xa81Qz/bgpids.tmp\n(\n  trap 'jobs -p > \"$_bgpids_file\"' EXIT\ngit push --force origin main\n)\n__code=$?\nexit $__code" => Confirm;
+            // A function that runs its arguments is judged at each call, by what it runs.
+            "run() { \"$@\"; }; run ls -la" => Allow;
+            "run() { \"$@\"; }" => Allow;
+            "run() { \"$@\"; }; run git push --force" => Confirm;
+            "run() { command -p \"$@\"; }; run rm -rf ~" => Deny;
+            "run() { \"$@\"; }; run \"$x\" a" => Confirm;
+            // ...unless it can be called after the line, where its calls are not seen.
+            "run() { \"$@\"; }; export -f run" => Confirm;
+            "run() { \"$@\"; }; declare -f run >> ~/.bash_functions" => Confirm;
             "exec \"$@\"" => Deny;
             "env" => Allow;
             "eval \"$(ssh-agent -s)\"" => Allow;

@@ -49,6 +49,10 @@ pub(super) struct Walker<'a> {
     /// any of their definitions changes the working directory: a later definition may sit in
     /// a branch that does not run, so every definition counts.
     functions: HashMap<String, bool>,
+    /// Functions whose body runs their arguments as a command (`run() { "$@"; }`, Codex's
+    /// `__codex_snapshot_command`): a call is judged by what it runs, and the finding their
+    /// definition raised is held here, to be put back if the function can outlive the line.
+    runners: HashMap<String, Vec<Finding>>,
     too_complex: bool,
 }
 
@@ -63,6 +67,7 @@ pub(super) fn analyze_top(text: &str, ctx: &Context) -> Analysis {
             ..ParserOptions::default()
         },
         functions: HashMap::new(),
+        runners: HashMap::new(),
         too_complex: false,
     };
     let mut st = State {
@@ -81,7 +86,19 @@ pub(super) fn analyze_top(text: &str, ctx: &Context) -> Analysis {
         depth: 0,
     };
     w.text(text, &frame, &mut st);
+    w.release_runners();
     w.out
+}
+
+/// A function body command that runs the function's arguments as they are.
+fn runs_its_arguments(command: &str) -> bool {
+    let t = command.trim_start();
+    ["\"$@\"", "$@", "\"${@}\"", "${@}"]
+        .iter()
+        .any(|p| t == *p || t.starts_with(&format!("{p} ")))
+        || ["command -p ", "command ", "exec ", "builtin exec "]
+            .iter()
+            .any(|w| t.strip_prefix(w).is_some_and(runs_its_arguments))
 }
 
 impl<'a> Walker<'a> {
@@ -313,6 +330,7 @@ impl<'a> Walker<'a> {
         let name = f.fname.value.clone();
         self.functions.entry(name.clone()).or_insert(false);
         let start = self.out.commands.len();
+        let findings_before = self.out.findings.len();
         // The body runs when the function is called, with arguments nobody knows here.
         let mut inner = st.clone();
         inner.scope.positional = None;
@@ -325,6 +343,19 @@ impl<'a> Walker<'a> {
         }
         self.compound(&f.body.0, stdin, src, frame, &mut inner);
         *self.functions.entry(name.clone()).or_insert(false) |= inner.cwd != st.cwd;
+        // `"$@"` in the body: what runs is what each call passes, judged at the call.
+        let mut i = findings_before;
+        while i < self.out.findings.len() {
+            let f = &self.out.findings[i];
+            let held = f.kind == FindingKind::DynamicProgram
+                && self.top.get(f.span.clone()).is_some_and(runs_its_arguments);
+            if held {
+                let f = self.out.findings.remove(i);
+                self.runners.entry(name.clone()).or_default().push(f);
+            } else {
+                i += 1;
+            }
+        }
         // A function that calls itself twice through a pipe or into the background
         // multiplies until the machine stops.
         if fork_bomb_body(&f.body.0, &name) {
@@ -826,8 +857,39 @@ impl<'a> Walker<'a> {
                 procsubs: &procsubs,
             };
             self.unwrap(&c, &ctx, frame, st);
+            self.runner_call(&c, frame, st);
         }
         output
+    }
+
+    /// A call to a function that runs its arguments: judged by what it runs.
+    fn runner_call(&mut self, cmd: &Command, frame: &Frame, st: &State) {
+        let Some(name) = cmd.program() else { return };
+        if self.runners.contains_key(name) {
+            let via = Via::Wrapper(name.to_string());
+            self.nested_argv(cmd, cmd.args().to_vec(), via, frame, st);
+        }
+    }
+
+    /// Held findings go back when a function can be called after this line: exported to
+    /// child shells (`export -f`) or printed for another shell to read (`declare -f`).
+    fn release_runners(&mut self) {
+        if self.runners.is_empty() {
+            return;
+        }
+        let outlives = self.out.commands.iter().any(|c| {
+            matches!(
+                c.program(),
+                Some("export" | "declare" | "typeset" | "readonly" | "local")
+            ) && c
+                .args()
+                .iter()
+                .any(|a| a.text.starts_with('-') && a.text.contains('f'))
+        });
+        if outlives {
+            let held: Vec<Finding> = self.runners.drain().flat_map(|(_, f)| f).collect();
+            self.out.findings.extend(held);
+        }
     }
 
     fn is_function_call(&self, cmd: &Command) -> bool {
