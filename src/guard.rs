@@ -539,6 +539,18 @@ mod tests {
     }
 
     #[test]
+    fn shellguards_own_authority_is_not_for_commands() {
+        decides! {
+            "shellguard approve 1a2b3c4d --yes" => Deny;
+            "shellguard trust --tools --yes" => Deny;
+            "shellguard setup --undo claude" => Deny;
+            "shellguard watch" => Deny;
+            "shellguard doctor" => Allow;
+            "shellguard check -- 'rm -rf ~'" => Allow;
+        }
+    }
+
+    #[test]
     fn data_is_not_code_and_help_is_harmless() {
         decides! {
             "echo \"rm -rf /\"" => Allow;

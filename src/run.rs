@@ -97,6 +97,14 @@ Subcommands:
   trust                        trust this project's .shellguard.toml (a person, in a terminal)
   trust --tools [--yes]        let installed tools' shell scripts (pyenv, rbenv, asdf,
                                nvm, conda, ...) run unread, as they are now
+  setup AGENT [--dry-run] [--undo]
+                               point AGENT's own configuration at the guard
+                               (claude, gemini, qwen, aider; all); shows the
+                               diff, undoable; says what to do for codex and
+                               mini-swe-agent, which only `run` guards
+  doctor [AGENT...]            prove, with a harmless canary run the way each
+                               installed agent runs commands, whether it is
+                               guarded; exit 1 when any is not
 
 Configuration: ~/.config/shellguard/config.toml, the project's .shellguard.toml,
 /etc/shellguard/config.toml. See the README.

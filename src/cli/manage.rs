@@ -22,12 +22,15 @@ pub const SUBCOMMANDS: &[&str] = &[
     "log",
     "init",
     "trust",
+    "setup",
+    "doctor",
     crate::interactive::CHECK_SUBCOMMAND,
 ];
 
-/// Subcommands that approve, trust, revoke or serve approvals: never from inside an enforced
-/// tree, whatever terminal it fakes.
-const HUMAN_ONLY: &[&str] = &["approve", "trust", "deny", "watch", "init"];
+/// Subcommands that approve, trust, revoke or serve approvals, or change what guards the agents
+/// (`setup`): never from inside an enforced tree, whatever terminal it fakes. (`doctor` only
+/// looks, and says so when it runs inside one.)
+const HUMAN_ONLY: &[&str] = &["approve", "trust", "deny", "watch", "init", "setup"];
 
 /// Exit status of a usage error.
 const USAGE: u8 = 2;
@@ -54,6 +57,8 @@ pub fn main(sub: &str, args: &[String]) -> u8 {
         crate::interactive::CHECK_SUBCOMMAND => crate::interactive::check_line_main(args),
         "approve" => crate::policy::approvals::approve_main(args, &Context::from_process().vars),
         "deny" => crate::policy::approvals::deny_main(args, &Context::from_process().vars),
+        "setup" => crate::cli::setup::main(args, &Context::from_process().vars),
+        "doctor" => crate::cli::doctor::main(args),
         other => {
             eprintln!("shellguard {other}: not available in this version");
             USAGE

@@ -575,10 +575,10 @@ impl Policy {
                 .find(|x| !x.text.starts_with('-'))
                 .map(|x| x.text.as_str());
             match sub {
-                Some("trust" | "approve" | "watch") => {
+                Some("trust" | "approve" | "watch" | "setup") => {
                     return Some((
                         "self.approve",
-                        "`shellguard trust`, `approve` and `watch` are for a human at a terminal, not for commands run through shellguard".into(),
+                        "`shellguard trust`, `approve`, `watch` and `setup` are for a human at a terminal, not for commands run through shellguard".into(),
                         Decision::Deny,
                     ))
                 }
