@@ -124,16 +124,26 @@ pub fn what(analysis: &Analysis, decided: &Decided, cwd: &str) -> Option<String>
             if !fixed {
                 return None;
             }
-            let item = serde_json::json!({
-                "rule": f.rule_id,
-                "argv": c.argv.iter().map(|a| (a.text.as_str(), a.glob, a.quoted)).collect::<Vec<_>>(),
-                "env": c.env.iter().map(|(k, v)| (k, v.text.as_str())).collect::<Vec<_>>(),
-                "redirects": c.redirects.iter().map(|r| (format!("{:?}", r.kind), r.target.text.as_str())).collect::<Vec<_>>(),
-                "stdin": format!("{:?}", c.stdin),
-                "cwd": c.cwd,
-                "via": format!("{:?}", c.via),
-                "touches": f.touches,
-            });
+            // An array, not an object: its text does not depend on how maps are ordered.
+            let item = serde_json::json!([
+                f.rule_id,
+                c.argv
+                    .iter()
+                    .map(|a| (a.text.as_str(), a.glob, a.quoted))
+                    .collect::<Vec<_>>(),
+                c.env
+                    .iter()
+                    .map(|(k, v)| (k, v.text.as_str()))
+                    .collect::<Vec<_>>(),
+                c.redirects
+                    .iter()
+                    .map(|r| (format!("{:?}", r.kind), r.target.text.as_str()))
+                    .collect::<Vec<_>>(),
+                format!("{:?}", c.stdin),
+                c.cwd,
+                format!("{:?}", c.via),
+                f.touches,
+            ]);
             let _ = writeln!(out, "{item}");
             any = true;
         }
