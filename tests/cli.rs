@@ -1944,6 +1944,29 @@ fn pty_prompt_y_runs_the_command() {
 }
 
 #[test]
+fn pty_prompt_terminal_replies_never_answer() {
+    // What a terminal sends back unasked or in reply to queries: a title report (OSC), a
+    // DCS string, an APC string, a pasted `y`, a mouse report whose bytes include `y`.
+    let pv = ProjectAndVictim::new();
+    let mut p = prompt_for_rm(&pv, "20");
+    for reply in [
+        &b"\x1b]0;y\x07"[..],
+        b"\x1b]11;rgb:yyyy/0000/0000\x1b\\",
+        b"\x1bPy\x1b\\",
+        b"\x1b_y\x1b\\",
+        b"\x1b[200~y\x1b[201~",
+        b"\x1b[Myyy",
+    ] {
+        p.send(reply);
+    }
+    p.send(b"n");
+    let (code, screen) = p.finish();
+    assert_eq!(code, 126, "terminal showed:\n{screen}");
+    assert!(screen.contains("declined"), "{screen}");
+    pv.assert_victim_intact();
+}
+
+#[test]
 fn pty_prompt_n_refuses() {
     let pv = ProjectAndVictim::new();
     let mut p = prompt_for_rm(&pv, "20");

@@ -1,5 +1,6 @@
 //! Asking a human: the terminal prompt, and the refusal message when nobody can be asked.
 pub mod broker;
+pub mod keys;
 pub mod procs;
 pub mod protocol;
 pub mod refuse;

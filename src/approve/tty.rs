@@ -15,15 +15,13 @@ use crossterm::{cursor, queue, style};
 use nix::poll::{poll, PollFd, PollFlags};
 use nix::sys::termios::{self, FlushArg, SetArg, Termios};
 
+use super::keys::{Key, KeyDecoder};
 use super::sanitize::{escape, for_display};
 use super::{Answer, PromptRequest, Refusal};
 
 /// How long a lone ESC waits for the rest of an escape sequence. Terminals send a key's whole
 /// sequence in one burst; a human cannot type the next key this fast.
 const ESC_GRACE: Duration = Duration::from_millis(30);
-
-/// Longest escape sequence we bother parsing; beyond this the bytes are just ignored keys.
-const MAX_SEQ: usize = 64;
 
 /// Asks the human on the controlling terminal whether to run `req.command`.
 ///
@@ -64,11 +62,11 @@ pub fn ask(req: &PromptRequest) -> io::Result<Answer> {
             Some(Key::Yes) => break Answer::Yes,
             Some(Key::Declined) => break Answer::No(Refusal::Declined),
             Some(Key::Interrupted) => break Answer::No(Refusal::Interrupted),
-            Some(Key::Other) if !keys.pasting => {
+            // This prompt offers no "for a while"; a reply to a query of its own it never sent.
+            Some(Key::Other | Key::YesForAWhile | Key::FenceReply) => {
                 // Best effort: a missed beep is no reason to abandon the prompt.
                 let _ = out.write_all(b"\x07").and_then(|()| out.flush());
             }
-            Some(Key::Other) => {}
             None => {}
         }
         let secs = remaining_secs(deadline);
@@ -280,106 +278,46 @@ fn draw_outcome(out: &mut impl Write, answer: Answer) -> io::Result<()> {
     out.flush()
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Key {
-    Yes,
-    Declined,
-    Interrupted,
-    Other,
-}
-
-/// Decodes keys from the raw tty byte stream. Reads one byte at a time so that whatever follows
-/// the answer stays in the kernel's queue, where the guard's flush discards it.
+/// Keys from the raw tty byte stream, through the one decoder every prompt uses (terminal
+/// replies, paste and escape sequences never answer). Reads one byte at a time so that
+/// whatever follows the answer stays in the kernel's queue, where the guard's flush discards it.
 struct Keys<'a> {
     tty: &'a File,
-    /// A byte read ahead while decoding an escape sequence, to be decoded next.
-    pending: Option<u8>,
-    /// Inside a bracketed paste: pasted text is not an answer, however many `y`s it holds.
-    pasting: bool,
+    decoder: KeyDecoder,
 }
 
 impl<'a> Keys<'a> {
     fn new(tty: &'a File) -> Self {
         Keys {
             tty,
-            pending: None,
-            pasting: false,
+            decoder: KeyDecoder::new(),
         }
     }
 
     /// The next key, or `None` if `wait` passed without one.
     fn next(&mut self, wait: Duration) -> io::Result<Option<Key>> {
-        let Some(b) = self.byte(wait)? else {
-            return Ok(None);
-        };
-        if b == 0x1b {
-            return self.escape_sequence();
-        }
-        if self.pasting {
-            return Ok(Some(Key::Other));
-        }
-        Ok(Some(match b {
-            b'y' | b'Y' => Key::Yes,
-            b'n' | b'N' | b'\r' | b'\n' => Key::Declined,
-            // Ctrl-C, Ctrl-D, Ctrl-Z, Ctrl-\: the keys a human presses to stop things.
-            0x03 | 0x04 | 0x1a | 0x1c => Key::Interrupted,
-            _ => Key::Other,
-        }))
-    }
-
-    /// After an ESC: a lone ESC is the Esc key; anything following in the same burst is a
-    /// sequence from a special key (arrows, function keys, Alt-chords, paste brackets).
-    fn escape_sequence(&mut self) -> io::Result<Option<Key>> {
-        let Some(first) = self.byte(ESC_GRACE)? else {
-            return Ok(Some(if self.pasting {
-                Key::Other
+        let deadline = Instant::now() + wait;
+        loop {
+            // A lone ESC is the Esc key unless the rest of a sequence follows at once.
+            let left = if self.decoder.awaiting_escape() {
+                ESC_GRACE
             } else {
-                Key::Declined
-            }));
-        };
-        match first {
-            b'[' => {
-                let mut params = Vec::new();
-                while params.len() < MAX_SEQ {
-                    let Some(b) = self.byte(ESC_GRACE)? else {
-                        break;
-                    };
-                    if (0x40..=0x7e).contains(&b) {
-                        if b == b'~' {
-                            match params.as_slice() {
-                                b"200" => self.pasting = true,
-                                b"201" => self.pasting = false,
-                                _ => {}
-                            }
-                        }
-                        break;
+                deadline.saturating_duration_since(Instant::now())
+            };
+            match self.read_byte(left)? {
+                Some(b) => {
+                    if let Some(k) = self.decoder.feed(b) {
+                        return Ok(Some(k));
                     }
-                    params.push(b);
                 }
+                None if self.decoder.awaiting_escape() => {
+                    if let Some(k) = self.decoder.idle() {
+                        return Ok(Some(k));
+                    }
+                }
+                None => return Ok(None),
             }
-            b'O' => {
-                let _ = self.byte(ESC_GRACE)?;
-            }
-            // ESC ESC: the first was a lone Esc press; keep the second for the next read.
-            0x1b => {
-                self.pending = Some(0x1b);
-                return Ok(Some(if self.pasting {
-                    Key::Other
-                } else {
-                    Key::Declined
-                }));
-            }
-            // Alt+key arrives as ESC then the key: not an answer.
-            _ => {}
         }
-        Ok(Some(Key::Other))
-    }
-
-    fn byte(&mut self, wait: Duration) -> io::Result<Option<u8>> {
-        if let Some(b) = self.pending.take() {
-            return Ok(Some(b));
-        }
-        self.read_byte(wait)
     }
 
     /// One byte from the tty if it arrives within `wait`.
