@@ -272,13 +272,24 @@ fn lock(file: File) -> io::Result<Result<Flock<File>, File>> {
     }
 }
 
+/// The log, opened for appending. Only a regular file this user owns is a log: a FIFO put in
+/// its place would block the open (and every command) until a reader came, so it is opened
+/// without blocking and anything that is not a regular file of ours is an error.
 fn open_log(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is not a regular file owned by you", path.display()),
+        ));
+    }
+    Ok(file)
 }
 
 /// Send `rec` to the system log (`/dev/log`): `<PRI>shellguard[PID]: JSON`, facility
@@ -421,6 +432,28 @@ mod tests {
         assert_eq!(at(1_777_638_896, 789), "2026-05-01T12:34:56.789Z");
         assert_eq!(at(4_102_444_800, 0), "2100-01-01T00:00:00.000Z");
         assert!(now_rfc3339().starts_with("20"));
+    }
+
+    #[test]
+    fn a_log_that_is_not_a_regular_file_never_blocks() {
+        use std::fs;
+        let dir = std::env::temp_dir().join(format!("sg-audit-fifo-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("audit.jsonl");
+        nix::unistd::mkfifo(&log, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let started = Instant::now();
+        let err = append(&log, &record("echo hi", "ran")).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2), "blocked");
+        assert!(
+            matches!(err.raw_os_error(), Some(libc::ENXIO))
+                || err.kind() == io::ErrorKind::InvalidData,
+            "{err}"
+        );
+        fs::remove_file(&log).unwrap();
+        fs::create_dir(&log).unwrap();
+        assert!(append(&log, &record("echo hi", "ran")).is_err());
+        let _ = fs::remove_dir_all(&dir);
     }
 
     fn record(command: &str, outcome: &str) -> Record {
