@@ -185,6 +185,8 @@ pub fn detect_agent(vars: &HashMap<String, String>) -> Option<String> {
         "codex"
     } else if set("GEMINI_CLI") {
         "gemini-cli"
+    } else if set("QWEN_CODE") {
+        "qwen-code"
     } else if set("CURSOR_AGENT") {
         "cursor"
     } else if vars

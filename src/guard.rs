@@ -531,6 +531,10 @@ mod tests {
             // ...unless it can be called after the line, where its calls are not seen.
             "run() { \"$@\"; }; export -f run" => Confirm;
             "run() { \"$@\"; }; declare -f run >> ~/.bash_functions" => Confirm;
+            // A `declare -f` before the definition, or of other names, does not carry it.
+            "declare -f; run() { \"$@\"; }; run ls" => Allow;
+            "run() { \"$@\"; }; declare -f other; run ls" => Allow;
+            "run() { \"$@\"; }; declare -f \"$f\"" => Confirm;
             "exec \"$@\"" => Deny;
             "env" => Allow;
             "eval \"$(ssh-agent -s)\"" => Allow;

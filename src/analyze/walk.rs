@@ -52,7 +52,7 @@ pub(super) struct Walker<'a> {
     /// Functions whose body runs their arguments as a command (`run() { "$@"; }`, Codex's
     /// `__codex_snapshot_command`): a call is judged by what it runs, and the finding their
     /// definition raised is held here, to be put back if the function can outlive the line.
-    runners: HashMap<String, Vec<Finding>>,
+    runners: HashMap<String, Runner>,
     too_complex: bool,
 }
 
@@ -88,6 +88,14 @@ pub(super) fn analyze_top(text: &str, ctx: &Context) -> Analysis {
     w.text(text, &frame, &mut st);
     w.release_runners();
     w.out
+}
+
+/// A function that runs its arguments: where its definition ends among the commands found,
+/// and the findings its definition raised, held.
+#[derive(Default)]
+struct Runner {
+    defined_at: usize,
+    held: Vec<Finding>,
 }
 
 /// A function body command that runs the function's arguments as they are.
@@ -351,7 +359,10 @@ impl<'a> Walker<'a> {
                 && self.top.get(f.span.clone()).is_some_and(runs_its_arguments);
             if held {
                 let f = self.out.findings.remove(i);
-                self.runners.entry(name.clone()).or_default().push(f);
+                let at = self.out.commands.len();
+                let r = self.runners.entry(name.clone()).or_default();
+                r.defined_at = at;
+                r.held.push(f);
             } else {
                 i += 1;
             }
@@ -872,23 +883,30 @@ impl<'a> Walker<'a> {
     }
 
     /// Held findings go back when a function can be called after this line: exported to
-    /// child shells (`export -f`) or printed for another shell to read (`declare -f`).
+    /// child shells (`export -f`) or printed for another shell to read (`declare -f`), after
+    /// it was defined, by its name or with every function.
     fn release_runners(&mut self) {
-        if self.runners.is_empty() {
-            return;
-        }
-        let outlives = self.out.commands.iter().any(|c| {
-            matches!(
-                c.program(),
-                Some("export" | "declare" | "typeset" | "readonly" | "local")
-            ) && c
-                .args()
-                .iter()
-                .any(|a| a.text.starts_with('-') && a.text.contains('f'))
-        });
-        if outlives {
-            let held: Vec<Finding> = self.runners.drain().flat_map(|(_, f)| f).collect();
-            self.out.findings.extend(held);
+        let runners = std::mem::take(&mut self.runners);
+        for (name, r) in runners {
+            let outlives = self.out.commands.iter().skip(r.defined_at).any(|c| {
+                let serialises = matches!(
+                    c.program(),
+                    Some("export" | "declare" | "typeset" | "readonly" | "local")
+                ) && c
+                    .args()
+                    .iter()
+                    .any(|a| a.text.starts_with('-') && a.text.contains('f'));
+                let names: Vec<&Arg> = c
+                    .args()
+                    .iter()
+                    .filter(|a| !a.text.starts_with('-'))
+                    .collect();
+                serialises
+                    && (names.is_empty() || names.iter().any(|a| a.dynamic || a.text == name))
+            });
+            if outlives {
+                self.out.findings.extend(r.held);
+            }
         }
     }
 

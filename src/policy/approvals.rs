@@ -533,7 +533,7 @@ pub fn agent_marker(vars: &HashMap<String, String>) -> Option<String> {
     let mut names: Vec<&String> = vars
         .keys()
         .filter(|k| {
-            matches!(k.as_str(), "CLAUDECODE" | "GEMINI_CLI" | "CURSOR_AGENT")
+            matches!(k.as_str(), "CLAUDECODE" | "GEMINI_CLI" | "QWEN_CODE" | "CURSOR_AGENT")
                 // CODEX_HOME is the user's own setting for where Codex keeps its files.
                 || (k.starts_with("CODEX_") && k.as_str() != "CODEX_HOME")
         })
