@@ -59,6 +59,9 @@ pub mod approver {
     /// An installed tool's own script with the content the human trusted
     /// (`shellguard trust --tools`): run unread.
     pub const TRUSTED_TOOL: &str = "trusted-tool";
+    /// A shell script of the system's own (`policy::tools::is_system_script`): judged by
+    /// how it was invoked, run unread.
+    pub const SYSTEM_SCRIPT: &str = "system-script";
 }
 
 /// One matched rule in a record.

@@ -135,6 +135,11 @@ pub enum Note {
     /// programs it starts may do what these rules (id, approved targets) matched without
     /// being asked about again at exec. Taken only from a guard, and answered `ok`.
     Grant { rules: Vec<(String, Vec<String>)> },
+    /// A guard asks whether a line a human approved in this process (or an ancestor) already
+    /// covers what these rules matched: a shell the approved line starts (Codex ends its
+    /// wrapper with `exec /bin/bash -c CMD`) is not asked about the same command twice.
+    /// Answered `ok` only to a guard, and only when a grant covers it; `no` otherwise.
+    Covered { rules: Vec<(String, Vec<String>)> },
 }
 
 /// Hands `note` to the supervisor and waits (briefly) until it says it has taken it: what

@@ -114,6 +114,13 @@ pub fn decide(j: &Judgement, a: &Asker) -> Outcome {
     if state.is_some_and(|s| approvals::is_remembered(s, &line, |t| does(t, a)).is_some()) {
         return Outcome::run(Some(approver::MEMORY), None);
     }
+    if let Some(m) = crate::enforced::current() {
+        let rules = asked_rules(d);
+        let note = crate::enforced::Note::Covered { rules };
+        if crate::enforced::send_and_wait(&m.records, &note).is_ok() {
+            return Outcome::run(Some(approver::APPROVED_LINE), None);
+        }
+    }
     let req = broker_request(a, d, &line);
     let id = Some(req.id.clone());
     let wait = approval_wait(a);
@@ -296,16 +303,19 @@ pub fn grant_execs(j: &Judgement, outcome: &Outcome) {
     else {
         return;
     };
-    let rules: Vec<(String, Vec<String>)> = j
-        .decided
-        .found
-        .iter()
-        .filter(|f| f.decision != Decision::Allow)
-        .map(|f| (f.rule_id.clone(), f.touches.clone()))
-        .collect();
+    let rules = asked_rules(&j.decided);
     if !rules.is_empty() {
         let _ = crate::enforced::send_and_wait(&m.records, &crate::enforced::Note::Grant { rules });
     }
+}
+
+/// The rules that did not allow a line, with what each touches: what a grant covers.
+fn asked_rules(d: &Decided) -> Vec<(String, Vec<String>)> {
+    d.found
+        .iter()
+        .filter(|f| f.decision != Decision::Allow)
+        .map(|f| (f.rule_id.clone(), f.touches.clone()))
+        .collect()
 }
 
 /// One line in the audit log (and the system log when configured) for every decision. A log

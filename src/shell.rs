@@ -36,7 +36,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     let login = parsed.as_ref().is_ok_and(|b| b.login);
     let mut stdin_script: Option<Vec<u8>> = None;
     let mut unreadable = false;
-    let mut tool_script: Option<std::path::PathBuf> = None;
+    let mut tool_script: Option<(std::path::PathBuf, &'static str)> = None;
     let (mut text, ctx) = match parsed.map(|b| (b.posix, b.source)) {
         // The shell reports its own usage errors; code it will not run needs no judgement.
         Ok((_, Source::NoRun(_))) => return fail(exec::exec_shell(&real, &args)),
@@ -104,7 +104,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 .as_deref()
                 .is_some_and(|s| crate::policy::tools::ToolTrust::new(s).is_trusted(&path, &bytes));
             if trusted {
-                tool_script = Some(path.clone());
+                tool_script = Some((path.clone(), crate::audit::approver::TRUSTED_TOOL));
+            } else if crate::policy::tools::is_system_script(&path) {
+                tool_script = Some((path.clone(), crate::audit::approver::SYSTEM_SCRIPT));
             }
             let mut ctx = ctx.clone();
             ctx.arg0 = Some(path.to_string_lossy().into_owned());
@@ -143,14 +145,14 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             text = before + &text;
         }
     }
-    if let Some(path) = tool_script.filter(|_| !startup_code) {
-        // An installed tool's script as the human trusted it: run, unread (see
-        // `policy::tools`). What the shell runs before it, under `run`, was judged above
-        // by not taking this path.
-        let text = format!("{} (an installed tool's script, trusted)", path.display());
+    if let Some((path, by)) = tool_script.filter(|_| !startup_code) {
+        // An installed tool's script as the human trusted it, or the system's own: run,
+        // unread (see `policy::tools`). What the shell runs before it, under `run`, is
+        // judged by not taking this path.
+        let text = format!("{} (run unread: {by})", path.display());
         let j = judge("", &ctx, &policy, &paths);
         let outcome = Outcome::Run {
-            approved_by: Some(crate::audit::approver::TRUSTED_TOOL),
+            approved_by: Some(by),
             request_id: None,
         };
         crate::guard::audit(&text, &ctx, &j, &policy, &outcome);

@@ -283,27 +283,9 @@ fn scaffolding_is_not_refused(agent: Agent) {
     let (code, out) = w.run(&mock, Setup::Run);
     assert_eq!(code, 0, "{}: exit status\n{out}", agent.name());
     let audit = w.audit();
-    // Known false alarm, pinned (README, Known bypasses and limits): Codex runs the system's
-    // `lsb_release`, a shell script, at start-up; the guard reads it and asks about its
-    // `eval set -- "$options"`. When that changes, this pin must go.
-    let lsb = |r: &&serde_json::Value| {
-        r["command"]
-            .as_str()
-            .is_some_and(|c| c.starts_with("#!/bin/sh") && c.contains("lsb_release"))
-    };
-    if agent.name() == "codex" && std::path::Path::new("/usr/bin/lsb_release").exists() {
-        assert!(
-            audit
-                .iter()
-                .filter(|r| r["decision"] != "allow")
-                .any(|r| lsb(&r)),
-            "codex: lsb_release is no longer asked about: drop the pin and its README row"
-        );
-    }
     let flagged: Vec<String> = audit
         .iter()
         .filter(|r| r["decision"] != "allow")
-        .filter(|r| !(agent.name() == "codex" && lsb(r)))
         .map(|r| {
             let rules: Vec<&str> = r["rules"]
                 .as_array()

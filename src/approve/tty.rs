@@ -142,7 +142,25 @@ pub(crate) fn draw(out: &mut impl Write, req: &PromptRequest) -> io::Result<()> 
         ),
         style::Print("\r\n")
     )?;
-    draw_command(out, &req.command, &req.highlights)?;
+    let shown = elide_lines(&req.command, &req.highlights);
+    draw_command(out, &shown.0, &shown.1)?;
+    // What the rules asked about, on its own, after the agent's wrapper around it: on a long
+    // line (Codex's snapshot prelude runs to a hundred lines) it is what the human must see.
+    let mut parts: Vec<&str> = req
+        .highlights
+        .iter()
+        .filter_map(|r| req.command.get(r.clone()))
+        .filter(|p| !p.is_empty())
+        .collect();
+    parts.dedup();
+    if !parts.is_empty() && parts.iter().map(|p| p.len()).sum::<usize>() < req.command.trim().len()
+    {
+        for p in parts {
+            queue!(out, PrintStyledContent("  asked about:".bold()))?;
+            let whole = std::iter::once(0..p.len()).collect::<Vec<_>>();
+            draw_command(out, p, &whole)?;
+        }
+    }
     for m in &req.matches {
         queue!(
             out,
@@ -167,6 +185,60 @@ pub(crate) fn draw(out: &mut impl Write, req: &PromptRequest) -> io::Result<()> 
         }
     }
     Ok(())
+}
+
+/// Lines shown of a long command: the first and last few, and every line a rule asked about.
+const KEEP_LINES: usize = 3;
+const LONG_COMMAND: usize = 12;
+
+/// `command` with the middle of a long text left out where no rule asked about anything, and
+/// the highlight ranges moved to match.
+fn elide_lines(
+    command: &str,
+    highlights: &[std::ops::Range<usize>],
+) -> (String, Vec<std::ops::Range<usize>>) {
+    let lines: Vec<(usize, &str)> = command
+        .split('\n')
+        .scan(0usize, |at, l| {
+            let start = *at;
+            *at += l.len() + 1;
+            Some((start, l))
+        })
+        .collect();
+    if lines.len() <= LONG_COMMAND {
+        return (command.to_string(), highlights.to_vec());
+    }
+    let asked = |start: usize, len: usize| {
+        highlights
+            .iter()
+            .any(|r| r.start < start + len.max(1) && start < r.end)
+    };
+    let mut out = String::new();
+    let mut moved = Vec::new();
+    let mut skipped = 0usize;
+    let n = lines.len();
+    for (i, (start, line)) in lines.iter().enumerate() {
+        let keep = i < KEEP_LINES || i + KEEP_LINES >= n || asked(*start, line.len());
+        if !keep {
+            skipped += 1;
+            continue;
+        }
+        if skipped > 0 {
+            out.push_str(&format!("… {skipped} lines no rule asked about …\n"));
+            skipped = 0;
+        }
+        let at = out.len();
+        for r in highlights {
+            let (a, b) = (r.start.max(*start), r.end.min(start + line.len()));
+            if a < b {
+                moved.push(at + a - start..at + b - start);
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.pop();
+    (out, moved)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -391,6 +463,23 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_long_line_keeps_what_was_asked_about() {
+        let mut command: String = (0..40).map(|i| format!("X{i}=1\n")).collect();
+        let at = command.len();
+        command.push_str("exec /bin/bash -c 'rm -r ~/p'");
+        let hl: Vec<std::ops::Range<usize>> = std::iter::once(at + 19..at + 28).collect();
+        let (shown, moved) = elide_lines(&command, &hl);
+        assert!(
+            shown.starts_with("X0=1\nX1=1\nX2=1\n… 35 lines no rule asked about …\n"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("exec /bin/bash -c 'rm -r ~/p'"), "{shown}");
+        assert_eq!(&shown[moved[0].clone()], "rm -r ~/p");
+        // Short lines are shown whole.
+        assert_eq!(elide_lines("a\nb", &[]).0, "a\nb");
     }
 
     #[test]

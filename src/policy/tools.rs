@@ -176,6 +176,30 @@ fn read_script(path: &Path) -> Option<Vec<u8>> {
     Some(content)
 }
 
+/// Where the system's own programs live: a script there, in files and directories only root
+/// can change, is a program of the system like the binaries beside it.
+const SYSTEM_DIRS: &[&str] = &["/usr/", "/bin/", "/sbin/", "/lib/"];
+
+/// Whether the script at `path` is the system's own: under a system directory, and the file
+/// and every directory above it owned by root and writable by nobody else. Such a script is
+/// judged as a program is, by how it is invoked (the line that runs it, the exec gate), not
+/// by what is inside (`lsb_release`, which Codex runs at every start, holds `eval set --
+/// "$options"`). An agent running as an ordinary user cannot change it; one running as root
+/// needs a write into the system's directories first, which is judged.
+pub fn is_system_script(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(real) = fs::canonicalize(path) else {
+        return false;
+    };
+    if !SYSTEM_DIRS.iter().any(|d| real.starts_with(d)) {
+        return false;
+    }
+    let only_root =
+        |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0);
+    let file_ok = fs::metadata(&real).is_ok_and(|m| m.is_file()) && only_root(&real);
+    file_ok && real.ancestors().skip(1).all(only_root)
+}
+
 /// The record: `HASH ROOT` lines.
 pub struct ToolTrust {
     file: PathBuf,
@@ -329,6 +353,23 @@ mod tests {
         ] {
             assert!(!is_shell_script(no), "{}", String::from_utf8_lossy(no));
         }
+    }
+
+    #[test]
+    fn system_scripts_are_the_systems_only_where_only_root_can_write() {
+        // A shell script the system ships, where one is found here.
+        let shipped = ["/usr/bin/lsb_release", "/usr/bin/ldd", "/usr/bin/zcat"]
+            .into_iter()
+            .map(Path::new)
+            .find(|p| read_script(p).is_some());
+        if let Some(p) = shipped {
+            assert!(is_system_script(p), "{}", p.display());
+        }
+        let tmp = std::env::temp_dir().join(format!("sg-sys-{}", std::process::id()));
+        fs::write(&tmp, "#!/bin/sh\n").unwrap();
+        assert!(!is_system_script(&tmp));
+        let _ = fs::remove_file(&tmp);
+        assert!(!is_system_script(Path::new("/nonexistent/usr/bin/x")));
     }
 
     #[test]

@@ -149,6 +149,12 @@ fn handle(stream: &UnixStream, to: &To) {
             let mut w = stream;
             let _ = std::io::Write::write_all(&mut w, b"ok\n");
         }
+        Note::Covered { rules } => {
+            let covered = u32::try_from(creds.pid())
+                .is_ok_and(|pid| gate::is_guard(pid, to.guard) && to.grants.covers(pid, &rules));
+            let mut w = stream;
+            let _ = std::io::Write::write_all(&mut w, if covered { b"ok\n" } else { b"no\n" });
+        }
     }
 }
 
