@@ -1149,20 +1149,9 @@ fn scan(log: &Path, start: u64, token: &str) -> Option<audit::Record> {
     None
 }
 
-/// 16 random hex digits: a canary no earlier run or other program can have logged.
+/// Random hex digits: a canary no earlier run or other program can have logged.
 fn random_token() -> String {
-    let mut b = [0u8; 8];
-    let read = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
-    if read.is_err() {
-        // No /dev/urandom: the time and our pid still make it unique to this run.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let mixed = (t as u64) ^ (u64::from(std::process::id()) << 32);
-        b = mixed.to_le_bytes();
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    crate::approve::protocol::new_nonce()
 }
 
 #[cfg(test)]
@@ -1212,7 +1201,7 @@ mod tests {
     #[test]
     fn tokens_are_fresh() {
         let (a, b) = (random_token(), random_token());
-        assert_eq!(a.len(), 16);
+        assert_eq!(a.len(), 32);
         assert_ne!(a, b);
     }
 }
