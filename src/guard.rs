@@ -549,6 +549,40 @@ mod tests {
             "env" => Allow;
             "eval \"$(ssh-agent -s)\"" => Allow;
             "eval \"$(direnv hook bash)\"" => Allow;
+            // `conda run` writes its script with the hook's words quoted when they must be.
+            "eval \"$('/opt/mini conda/bin/conda' 'shell.posix' 'hook')\"\nconda activate '/opt/mini conda/envs/x'\npython -m pytest\n_CONDA_EXE_RC=$?\nexit $_CONDA_EXE_RC" => Allow;
+            "eval \"$('/opt/x/bin/pythn' 'gen.py')\"" => Confirm;
+        }
+    }
+
+    /// The shims version managers put on `PATH` (as rbenv 1.3 and the Go asdf write them):
+    /// each names its dispatcher literally, so it passes; the dispatcher itself is a script
+    /// of the tool's (see `policy::tools`).
+    #[test]
+    fn version_managers_shims_are_silent() {
+        decides! {
+            "#!/usr/bin/env bash\nset -e\n[ -n \"$RBENV_DEBUG\" ] && set -x\n\nprogram=\"${0##*/}\"\nif [ \"$program\" = \"ruby\" ]; then\n  for arg; do\n    case \"$arg\" in\n    -e* | -- ) break ;;\n    */* )\n      if [ -f \"$arg\" ]; then\n        export RBENV_DIR=\"${arg%/*}\"\n        break\n      fi\n      ;;\n    esac\n  done\nfi\n\nexport RBENV_ROOT=\"/home/dev/.rbenv\"\nexec \"/home/dev/.rbenv/bin/rbenv\" exec \"$program\" \"$@\"\n" => Allow;
+            "#!/usr/bin/env bash\n# asdf-plugin: nodejs 22.1.0\nexec asdf exec \"node\" \"$@\"" => Allow;
+            "#!/usr/bin/env bash\n# asdf-plugin: nodejs 22.1.0\nexec /home/dev/.asdf/bin/asdf exec \"node\" \"$@\" # asdf_allow: ' asdf '\n" => Allow;
+        }
+    }
+
+    /// Codex CLI 0.171, as recorded by the end-to-end suite (paths made generic): the script
+    /// that writes its shell snapshot at start-up, the check that the snapshot loads, and
+    /// the wrapper around every command (environment overrides, the snapshot sourced, then
+    /// `exec '/bin/bash' -c CMD`), judged by the command at its end.
+    #[test]
+    fn codex_scaffolding_is_silent_and_judged_by_the_command() {
+        const SNAPSHOT: &str = include_str!("../tests/data/agents/codex-0.171-snapshot.sh");
+        const EXEC: &str = include_str!("../tests/data/agents/codex-0.171-exec.sh");
+        let wrapped = |cmd: &str| EXEC.replace("{COMMAND}", &cmd.replace('\'', "'\"'\"'"));
+        decides! {
+            SNAPSHOT => Allow;
+            "set -e; . \"/home/dev/.codex/shell_snapshots/01a23d24.tmp-1796322114525041557\"" => Allow;
+            &wrapped("printf 'a\\nb\\n'; ls; expr 6 '*' 7") => Allow;
+            &wrapped("cargo test 2>&1 | tail -n 20") => Allow;
+            &wrapped("git push --force origin main") => Confirm;
+            &wrapped("rm -rf ~") => Deny;
         }
     }
 
@@ -591,6 +625,14 @@ mod tests {
         fn script_file_contents_are_not_read() {
             assert_eq!(
                 decision("echo 'rm -rf ~' > x.sh && bash x.sh"),
+                Decision::Allow
+            );
+        }
+
+        #[test]
+        fn sourced_file_contents_are_not_read() {
+            assert_eq!(
+                decision("echo 'rm -rf ~' > x.sh && . ./x.sh && source x.sh"),
                 Decision::Allow
             );
         }

@@ -37,6 +37,8 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     let mut stdin_script: Option<Vec<u8>> = None;
     let mut unreadable = false;
     let mut tool_script: Option<(std::path::PathBuf, &'static str)> = None;
+    // A script file judged by its content: a refusal says when it is an installed tool's.
+    let mut script_file: Option<std::path::PathBuf> = None;
     let (mut text, ctx) = match parsed.map(|b| (b.posix, b.source)) {
         // The shell reports its own usage errors; code it will not run needs no judgement.
         Ok((_, Source::NoRun(_))) => return fail(exec::exec_shell(&real, &args)),
@@ -107,6 +109,8 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 tool_script = Some((path.clone(), crate::audit::approver::TRUSTED_TOOL));
             } else if crate::policy::tools::is_system_script(&path) {
                 tool_script = Some((path.clone(), crate::audit::approver::SYSTEM_SCRIPT));
+            } else {
+                script_file = Some(path.clone());
             }
             let mut ctx = ctx.clone();
             ctx.arg0 = Some(path.to_string_lossy().into_owned());
@@ -190,6 +194,17 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
         Outcome::Refuse { message, .. } => {
             eprint!("{message}");
+            if let Some(root) = script_file
+                .as_deref()
+                .and_then(|p| crate::policy::tools::root_of(p, &ctx.vars))
+            {
+                eprintln!(
+                    "shellguard: this script is part of a tool installed in {}, whose scripts \
+                     are not trusted as they are now: if the user installed or updated it, they \
+                     can let its scripts run with `shellguard trust --tools`.",
+                    root.display()
+                );
+            }
             ExitCode::from(REFUSED)
         }
     }

@@ -2339,26 +2339,49 @@ fn installed_tools_scripts_run_once_trusted_and_only_as_trusted() {
         }
         cmd.output().unwrap()
     };
+    let hint = "`shellguard trust --tools`";
     let before = run(&tool);
     assert_eq!(before.status.code(), Some(126), "{before:?}");
-    assert!(String::from_utf8_lossy(&before.stderr).contains("unknown.dynamic-program"));
+    let said = String::from_utf8_lossy(&before.stderr);
+    assert!(said.contains("unknown.dynamic-program"), "{said}");
+    // The refusal says whose script it is and what lets it run.
+    assert!(
+        said.contains(".pyenv, whose scripts") && said.contains(hint),
+        "{said}"
+    );
+    // So do doctor and setup, before anything is refused.
+    let (_, screen) = human.types(&["doctor"]);
+    assert!(
+        screen.contains(".pyenv: 1 script, none trusted"),
+        "{screen}"
+    );
+    assert!(screen.contains(hint), "{screen}");
 
     let (code, screen) = human.types(&["trust", "--tools", "--yes"]);
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains(".pyenv: 1 shell scripts"), "{screen}");
+    let (_, screen) = human.types(&["doctor"]);
+    assert!(!screen.contains(".pyenv"), "{screen}");
 
     let after = run(&tool);
     assert_eq!(after.status.code(), Some(0), "{after:?}");
     assert_eq!(String::from_utf8_lossy(&after.stdout), "from-the-tool\n");
 
-    // The same code anywhere else is not the tool: judged.
+    // The same code anywhere else is not the tool: judged, and nothing says to trust it.
     let copy = human.home.join("copy");
     install(&copy, script);
-    assert_eq!(run(&copy).status.code(), Some(126));
+    let elsewhere = run(&copy);
+    assert_eq!(elsewhere.status.code(), Some(126));
+    assert!(!String::from_utf8_lossy(&elsewhere.stderr).contains(hint));
     // A script added to the tool's directory, or the tool changed, by anyone: judged.
     let added = libexec.join("pyenv-new");
     install(&added, &script.replace("set -e", "set -eu"));
     assert_eq!(run(&added).status.code(), Some(126));
+    let (_, screen) = human.types(&["doctor"]);
+    assert!(
+        screen.contains(".pyenv: 1 of 2 scripts new or changed since trusted"),
+        "{screen}"
+    );
     install(&tool, &script.replace("set -e", "set -e; true"));
     assert_eq!(run(&tool).status.code(), Some(126));
 }

@@ -268,6 +268,28 @@ fn claude_setup_creates_the_file_and_undo_removes_it() {
 }
 
 #[test]
+fn setup_names_the_installed_tools_whose_scripts_the_guard_would_refuse() {
+    let m = Machine::new("tools");
+    // rbenv's dispatcher, as installed: with the shims first on PATH it runs through the guard.
+    let tool = m.write(
+        "home/.rbenv/libexec/rbenv",
+        "#!/usr/bin/env bash\ncommand_path=\"$(type -P \"rbenv-$1\")\"\nexec \"$command_path\" \"$@\"\n",
+    );
+    fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
+    let said = [
+        ".rbenv: 1 script, none trusted",
+        "`shellguard trust --tools`",
+    ];
+    m.run(&["setup", "claude"])
+        .expect(0, &["wrote"])
+        .expect(0, &said);
+    m.run(&["setup", "claude", "--dry-run"]).expect(0, &said);
+    // Undoing changes nothing about them: not said there.
+    let out = m.run(&["setup", "--undo", "claude"]);
+    assert!(!out.says(".rbenv"), "{}", out.stdout);
+}
+
+#[test]
 fn a_malformed_settings_file_is_refused_untouched() {
     let m = Machine::new("malformed");
     for bad in [

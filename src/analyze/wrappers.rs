@@ -1590,7 +1590,10 @@ fn find_operands(primary: &str) -> usize {
 }
 
 fn is_eval_idiom(code: &str) -> bool {
-    let first = code.split_whitespace().next().unwrap_or("");
+    // The program word as the shell reads it: `conda run` writes `'/opt/conda/bin/conda'`.
+    let words =
+        shlex::split(code).unwrap_or_else(|| code.split_whitespace().map(str::to_string).collect());
+    let first = words.first().map(String::as_str).unwrap_or("");
     let first = first.rsplit('/').next().unwrap_or(first);
     EVAL_IDIOMS.contains(&first)
 }

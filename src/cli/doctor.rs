@@ -204,6 +204,9 @@ fn doctor(here: &Here, agents: &[Agent], named: bool) -> u8 {
             "\nNo agent found on PATH (looked for {}).",
             names.join(", ")
         );
+        if let Some(tools) = crate::policy::tools::advice(&here.vars) {
+            let _ = write!(out, "\n{tools}");
+        }
         return 0;
     }
     let _ = out.flush();
@@ -233,6 +236,9 @@ fn doctor(here: &Here, agents: &[Agent], named: bool) -> u8 {
         if !matches!(r.verdict, Verdict::Guarded { .. }) {
             not_guarded.push(r.agent.name());
         }
+    }
+    if let Some(tools) = crate::policy::tools::advice(&here.vars) {
+        let _ = write!(out, "\n{tools}");
     }
     let guarded = reports.len() - not_guarded.len();
     let _ = writeln!(

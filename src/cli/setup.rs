@@ -433,6 +433,11 @@ pub fn main(args: &[String], vars: &HashMap<String, String>) -> u8 {
             status = status.max(e.exit_code());
         }
     }
+    if !parsed.undo {
+        if let Some(tools) = crate::policy::tools::advice(vars) {
+            let _ = write!(out, "\n{tools}");
+        }
+    }
     if parsed.undo && parsed.agent.is_none() && !undone && status == 0 {
         let _ = writeln!(out, "Nothing to undo: setup has not changed anything.");
     }

@@ -257,20 +257,91 @@ impl ToolTrust {
         Ok(n)
     }
 
-    /// Scripts under the trusted roots whose content is not recorded (changed or new since).
-    pub fn untrusted(&self, roots: &[PathBuf]) -> Vec<PathBuf> {
+    /// For each tool's directory: its shell scripts, and those of them whose content is not
+    /// recorded for it (new, or changed since `trust --tools`).
+    pub fn standing(&self, roots: &[PathBuf]) -> Vec<Standing> {
         let entries = self.entries();
-        let mut out = Vec::new();
-        for root in roots {
-            for (path, content) in scripts(root) {
-                let h = hash(&content);
-                if !entries.iter().any(|(eh, r)| *eh == h && r == root) {
-                    out.push(path);
+        roots
+            .iter()
+            .map(|root| {
+                let found = scripts(root);
+                let untrusted = found
+                    .iter()
+                    .filter(|(_, content)| {
+                        let h = hash(content);
+                        !entries.iter().any(|(eh, r)| *eh == h && r == root)
+                    })
+                    .map(|(path, _)| path.clone())
+                    .collect();
+                Standing {
+                    root: root.clone(),
+                    scripts: found.len(),
+                    untrusted,
                 }
-            }
-        }
-        out
+            })
+            .filter(|s| s.scripts > 0)
+            .collect()
     }
+}
+
+/// One tool's directory as `doctor` and `setup` report it.
+#[derive(Debug)]
+pub struct Standing {
+    pub root: PathBuf,
+    pub scripts: usize,
+    pub untrusted: Vec<PathBuf>,
+}
+
+/// What a person should know about the installed tools' scripts, or `None` when all of them
+/// run as trusted (or there are none): `doctor` and `setup` print it.
+pub fn advice(vars: &HashMap<String, String>) -> Option<String> {
+    let state = super::trust::state_dir(vars)?;
+    let standing = ToolTrust::new(&state).standing(&roots(vars));
+    let open: Vec<&Standing> = standing
+        .iter()
+        .filter(|s| !s.untrusted.is_empty())
+        .collect();
+    if open.is_empty() {
+        return None;
+    }
+    let mut s = String::from(
+        "Installed tools whose shell scripts are not trusted as they are now: with the shims \
+         first on PATH they run through the guard like an agent's own scripts, and a version \
+         manager's way of working (`exec \"$command_path\" \"$@\"`) is refused.\n",
+    );
+    for o in open {
+        let first = o
+            .untrusted
+            .first()
+            .and_then(|p| p.strip_prefix(&o.root).ok())
+            .map(|p| format!(", {}…", p.display()))
+            .unwrap_or_default();
+        let how = if o.untrusted.len() == o.scripts {
+            format!(
+                "{} script{}, none trusted",
+                o.scripts,
+                if o.scripts == 1 { "" } else { "s" }
+            )
+        } else {
+            format!(
+                "{} of {} scripts new or changed since trusted",
+                o.untrusted.len(),
+                o.scripts
+            )
+        };
+        s.push_str(&format!("  {}: {how}{first}\n", o.root.display()));
+    }
+    s.push_str(
+        "If these are the tools you installed, run `shellguard trust --tools` in a terminal \
+         of your own: they then run unread, and anything written there later is judged.\n",
+    );
+    Some(s)
+}
+
+/// The installed tool's directory `path` (a script run through the guard) lies in.
+pub fn root_of(path: &Path, vars: &HashMap<String, String>) -> Option<PathBuf> {
+    let real = fs::canonicalize(path).ok()?;
+    roots(vars).into_iter().find(|r| real.starts_with(r))
 }
 
 /// `shellguard trust --tools [--yes]`: the human trusts the installed tools' scripts as
@@ -397,12 +468,14 @@ mod tests {
         assert!(!t.is_trusted(&tool, &content));
         assert_eq!(t.record(&root, &found).unwrap(), 1);
         assert!(t.is_trusted(&tool, &content));
-        assert!(t.untrusted(std::slice::from_ref(&root)).is_empty());
+        let standing = |t: &ToolTrust| t.standing(std::slice::from_ref(&root));
+        assert!(standing(&t)[0].untrusted.is_empty());
         // Changed by anyone: judged again.
         let changed = b"#!/usr/bin/env bash\nrm -rf ~\n";
         assert!(!t.is_trusted(&tool, changed));
         fs::write(&tool, changed).unwrap();
-        assert_eq!(t.untrusted(std::slice::from_ref(&root)), vec![tool.clone()]);
+        assert_eq!(standing(&t)[0].untrusted, vec![tool.clone()]);
+        assert_eq!(standing(&t)[0].scripts, 1);
         // The same content outside the tool's directory is not the tool.
         let elsewhere = base.join("copy");
         fs::write(&elsewhere, &content).unwrap();
