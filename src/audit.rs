@@ -258,6 +258,73 @@ pub fn append(path: &Path, rec: &Record) -> io::Result<()> {
     Ok(())
 }
 
+/// The note of lost records, in the private runtime directory.
+pub const LOST_FILE: &str = "audit-lost";
+/// Past this size the note of lost records stops growing (its count becomes "at least").
+const LOST_MAX: u64 = 64 * 1024;
+
+/// A record could not be written to `log` (`err`): said on stderr once per process — once
+/// per shell, once per supervisor — and noted in the runtime directory, where `shellguard
+/// log` finds it, reports it and clears it. Never fails: this is the report of a failure.
+pub fn report_lost(log: &Path, err: &io::Error) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        let _ = writeln!(
+            io::stderr(),
+            "shellguard: the audit log cannot be written ({}: {err}). Commands are still \
+             judged, but not recorded; `shellguard log` says how many records were lost.",
+            log.display()
+        );
+    }
+    let vars: HashMap<String, String> = std::env::vars().collect();
+    let Ok(dir) = crate::approve::broker::runtime_dir(&vars) else {
+        return;
+    };
+    let line = format!("{} {}: {err}\n", now_rfc3339(), log.display());
+    let _ = append_small(&dir.join(LOST_FILE), line.as_bytes(), LOST_MAX);
+}
+
+/// Appends `bytes` to the regular file of ours at `path` unless it has reached `max`.
+fn append_small(path: &Path, bytes: &[u8], max: u64) -> io::Result<()> {
+    let mut f = open_log(path)?;
+    if f.metadata()?.len() >= max {
+        return Ok(());
+    }
+    f.write_all(bytes)
+}
+
+/// What the note of lost records says: how many, and the first and last of them. With
+/// `clear` (a human read it at a terminal of their own) it is removed, so each loss is
+/// reported once to them; an agent reading the log leaves it for the human.
+pub fn lost_records(vars: &HashMap<String, String>, clear: bool) -> Option<String> {
+    let dir = crate::approve::broker::runtime_path(vars);
+    crate::approve::broker::check_private_dir(&dir).ok()?;
+    let path = dir.join(LOST_FILE);
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
+        return None;
+    }
+    let text = std::fs::read_to_string(&path).ok()?;
+    if clear {
+        let _ = std::fs::remove_file(&path);
+    }
+    let lines: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once(' ')).collect();
+    let (&(first, _), &(last, why)) = (lines.first()?, lines.last()?);
+    let why = crate::approve::sanitize::for_display(why);
+    let at_least = if meta.len() >= LOST_MAX {
+        "at least "
+    } else {
+        ""
+    };
+    Some(match lines.len() {
+        1 => format!("1 audit record could not be written, at {first} ({why})"),
+        n => format!(
+            "{at_least}{n} audit records could not be written, from {first} to {last} (the last: {why})"
+        ),
+    })
+}
+
 /// The exclusive lock on `file`, or `file` back if it stays taken for [`LOCK_WAIT`].
 fn lock(file: File) -> io::Result<Result<Flock<File>, File>> {
     let deadline = Instant::now() + LOCK_WAIT;

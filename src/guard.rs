@@ -232,7 +232,7 @@ fn refuse_for_later(
     why: refuse::Why,
 ) -> Outcome {
     let rules: Vec<String> = req.rules.iter().map(|r| r.id.clone()).collect();
-    let recorded = match crate::enforced::current() {
+    let kept: Result<(), String> = match crate::enforced::current() {
         Some(m) => {
             let note = crate::enforced::Note::Refused {
                 id: req.id.clone(),
@@ -241,15 +241,22 @@ fn refuse_for_later(
                 rules,
                 what: line.what.map(str::to_string),
             };
-            crate::enforced::send(&m.records, &note).is_ok()
+            crate::enforced::send_and_wait(&m.records, &note)
+                .map_err(|e| format!("the supervisor could not write it: {e}"))
         }
-        None => a
-            .policy
-            .state_dir
-            .as_deref()
-            .is_some_and(|s| approvals::record_refused(s, &req.id, line, &rules).is_ok()),
+        None => match a.policy.state_dir.as_deref() {
+            Some(s) => approvals::record_refused(s, &req.id, line, &rules)
+                .map_err(|e| format!("{}: {e}", s.display())),
+            None => Err("no state directory: neither XDG_STATE_HOME nor HOME is set".into()),
+        },
     };
-    Outcome::refuse(d, why, recorded.then(|| req.id.clone()))
+    match kept {
+        Ok(()) => Outcome::refuse(d, why, Some(req.id.clone())),
+        Err(e) => Outcome::Refuse {
+            message: refuse::unkept(&refuse::message(d, why, Some(&req.id)), &req.id, &e),
+            request_id: None,
+        },
+    }
 }
 
 /// How long a request may wait for a human: the configured time, but never past the agent's
@@ -350,11 +357,15 @@ pub fn audit(text: &str, ctx: &Context, j: &Judgement, policy: &Policy, outcome:
         Some(m) => {
             let note = serde_json::to_value(&rec).map(crate::enforced::Note::Audit);
             if let Ok(note) = note {
-                let _ = crate::enforced::send(&m.records, &note);
+                if let Err(e) = crate::enforced::send(&m.records, &note) {
+                    crate::audit::report_lost(&m.records, &e);
+                }
             }
         }
         None => {
-            let _ = crate::audit::append(&path, &rec);
+            if let Err(e) = crate::audit::append(&path, &rec) {
+                crate::audit::report_lost(&path, &e);
+            }
         }
     }
     if policy.syslog {

@@ -16,6 +16,7 @@ use crate::policy::Policy;
 pub const REFUSED: u8 = 126;
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
+    crate::sys::ignore_file_size_signal();
     let argv0 = args.first().cloned().unwrap_or_else(|| "bash".into());
     let kind = exec::shell_kind(&argv0);
     let ctx = Context::from_process();

@@ -2700,3 +2700,74 @@ fn help_under_its_own_name_is_shellguards_and_through_the_link_is_bashs() {
         .arg("--help")
         .same_as(&real_bash());
 }
+
+#[test]
+fn a_log_that_cannot_be_written_is_said_once_and_changes_nothing_else() {
+    let human = Human::new();
+    let pv = ProjectAndVictim::new();
+    let state = human.home.join(".local/state/shellguard");
+    // Under `ulimit -f 0` every write to a file fails: the log, a kept request, all of them.
+    let limited = |line: &str| {
+        let mut sg = Sg::at(Path::new("/bin/bash"))
+            .args(["-c", "ulimit -f 0; exec \"$0\" -c \"$1\"", SG, line])
+            .cwd(&pv.project)
+            .env("CLAUDECODE", "1");
+        for (k, v) in human.env() {
+            sg = sg.env(k, &v);
+        }
+        sg.run()
+    };
+    let said = "the audit log cannot be written";
+    let out = limited("echo one; echo two");
+    assert_eq!(out.code(), Some(0), "{}", out.show());
+    assert_eq!(out.out(), "one\ntwo\n");
+    assert_eq!(out.err().matches(said).count(), 1, "{}", out.show());
+    // What the command sees is bash's: a write past the limit still kills the writer.
+    let kill = "sh -c 'echo x > f'; echo rc=$?";
+    let bash = Sg::at(Path::new("/bin/bash"))
+        .args(["-c", &format!("ulimit -f 0; {kill}")])
+        .cwd(&pv.project)
+        .run();
+    assert_eq!(bash.out(), "rc=153\n", "{}", bash.show());
+    assert_eq!(limited(kill).out(), bash.out());
+
+    // Refused with no request kept: no id nobody could approve, but why, and nothing left.
+    let out = limited(RM_VICTIM);
+    assert_eq!(out.code(), Some(126), "{}", out.show());
+    pv.assert_victim_intact();
+    let err = out.err();
+    assert!(err.contains("Approving it later is not possible"), "{err}");
+    assert!(
+        err.contains("File too large") && !err.contains("Request id"),
+        "{err}"
+    );
+    let left: Vec<_> = fs::read_dir(&state)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        !left
+            .iter()
+            .any(|n| n.to_string_lossy().starts_with(".approvals")),
+        "{left:?}"
+    );
+
+    // The log's path taken by a directory, then by a link to /dev/full: commands run, and
+    // the human's `shellguard log` says what is missing, once.
+    let log = state.join("audit.jsonl");
+    let _ = fs::remove_file(&log);
+    fs::create_dir_all(&log).unwrap();
+    let out = human.agent_runs("echo a", &pv.project).join().unwrap();
+    assert_eq!((out.code(), out.out()), (Some(0), "a\n".into()));
+    assert!(out.err().contains(said), "{}", out.show());
+    fs::remove_dir(&log).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &log).unwrap();
+    let out = human.agent_runs("echo b", &pv.project).join().unwrap();
+    assert_eq!((out.code(), out.out()), (Some(0), "b\n".into()));
+    let (_, screen) = human.types(&["log"]);
+    assert!(
+        screen.contains("2 audit records could not be written"),
+        "{screen}"
+    );
+    let (_, screen) = human.types(&["log"]);
+    assert!(!screen.contains("could not be written"), "{screen}");
+}

@@ -103,6 +103,29 @@ fn binary() -> &'static Path {
     })
 }
 
+/// A shell script of the system's own, as root installs one (under /usr, root's, writable by
+/// nobody else), that runs a program named only when it runs: read, it would be asked about.
+/// Only root can make one.
+fn system_script() -> Option<&'static Path> {
+    static SCRIPT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    SCRIPT
+        .get_or_init(|| {
+            if !is_root() {
+                return None;
+            }
+            let dir = Path::new("/usr/local/lib/shellguard-test");
+            fs::create_dir_all(dir).unwrap();
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+            let script = dir.join("run-named");
+            let tmp = dir.join(format!("run-named.{}", std::process::id()));
+            fs::write(&tmp, "#!/bin/sh\nprog=$1; shift\n\"$prog\" \"$@\"\n").unwrap();
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
+            fs::rename(&tmp, &script).unwrap();
+            Some(script)
+        })
+        .as_deref()
+}
+
 /// A home with a victim, a configuration and some state, owned by the user the agent runs as.
 struct World {
     root: PathBuf,
@@ -192,29 +215,33 @@ impl World {
 
     fn env(&self) -> Vec<(String, String)> {
         let bin_dir = binary().parent().unwrap().display().to_string();
-        vec![
-            ("HOME".into(), self.home.display().to_string()),
-            (
-                "PATH".into(),
-                format!("{bin_dir}:/usr/local/bin:/usr/bin:/bin"),
-            ),
-            ("XDG_RUNTIME_DIR".into(), self.runtime.display().to_string()),
-            ("TERM".into(), "xterm-256color".into()),
-            ("LANG".into(), "C.UTF-8".into()),
-            (
-                "SG_WORK".into(),
-                self.root.join("work").display().to_string(),
-            ),
-            ("SG_BIN".into(), "shellguard".into()),
-            ("SG_BIN_PATH".into(), binary().display().to_string()),
-            (
-                "SG_RUNTIME".into(),
-                self.runtime
-                    .join(format!("shellguard-{}", self.uid()))
-                    .display()
-                    .to_string(),
-            ),
-        ]
+        let system = system_script().map(|p| ("SG_SYSTEM_SCRIPT".into(), p.display().to_string()));
+        system
+            .into_iter()
+            .chain(vec![
+                ("HOME".into(), self.home.display().to_string()),
+                (
+                    "PATH".into(),
+                    format!("{bin_dir}:/usr/local/bin:/usr/bin:/bin"),
+                ),
+                ("XDG_RUNTIME_DIR".into(), self.runtime.display().to_string()),
+                ("TERM".into(), "xterm-256color".into()),
+                ("LANG".into(), "C.UTF-8".into()),
+                (
+                    "SG_WORK".into(),
+                    self.root.join("work").display().to_string(),
+                ),
+                ("SG_BIN".into(), "shellguard".into()),
+                ("SG_BIN_PATH".into(), binary().display().to_string()),
+                (
+                    "SG_RUNTIME".into(),
+                    self.runtime
+                        .join(format!("shellguard-{}", self.uid()))
+                        .display()
+                        .to_string(),
+                ),
+            ])
+            .collect()
     }
 
     /// `argv` in the agent's work directory with the world's environment only, no input,
@@ -402,6 +429,12 @@ fn every_shell_by_any_path_is_judged() {
         assert_eq!(plain["out"], "not-login\n", "{}: {plain}", w.who());
         assert_eq!(r["benign"]["out"], "benign-ok\n");
         assert_eq!(r["benign sh"]["out"], "SH-OK\n", "{}", r["benign sh"]);
+        if system_script().is_some() {
+            let sys = &r["system script"];
+            assert_eq!(sys["out"], "system-script-ok\n", "{}: {sys}", w.who());
+            let copy = &r["agent's copy of the system script"];
+            assert!(refused(copy), "{}: {copy}", w.who());
+        }
         w.assert_untouched(&before, &text);
         // The guards' records reached the log through the supervisor.
         let audit = w.audit();

@@ -44,9 +44,7 @@ pub fn message(d: &Decided, why: Why, request_id: Option<&str>) -> String {
         Why::TimedOut => "Nobody answered the approval request in time: ask the user about it.",
     });
     if let Some(id) = request_id {
-        s.push_str(&format!(
-            " Request id {id}: the user can type `shellguard approve {id}` in their own terminal, after which the identical command, run again from the same directory, goes through."
-        ));
+        s.push_str(&later(id));
     }
     s.push_str(" Do not look for another way to do the same thing.");
     if let Some(safer) = &first.suggest {
@@ -54,6 +52,27 @@ pub fn message(d: &Decided, why: Why, request_id: Option<&str>) -> String {
     }
     s.push('\n');
     s
+}
+
+/// The sentence that tells the human how to approve request `id` later.
+fn later(id: &str) -> String {
+    format!(
+        " Request id {id}: the user can type `shellguard approve {id}` in their own terminal, after which the identical command, run again from the same directory, goes through."
+    )
+}
+
+/// `message` for request `id` when the request could not be kept (`why`: a full or
+/// read-only state directory): no id nobody could approve, but why approving later is not
+/// possible.
+pub fn unkept(message: &str, id: &str, why: &str) -> String {
+    message.replacen(
+        &later(id),
+        &format!(
+            " Approving it later is not possible: shellguard could not keep the request ({}). The user can fix that, after which running the command again asks anew, or run it themselves.",
+            for_display(why)
+        ),
+        1,
+    )
 }
 
 fn shorten(s: &str) -> &str {

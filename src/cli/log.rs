@@ -88,6 +88,17 @@ pub fn main(args: &[String], vars: &HashMap<String, String>) -> u8 {
     };
     let stdout = io::stdout();
     opts.color = stdout.is_terminal() && vars.get("NO_COLOR").is_none_or(|v| v.is_empty());
+    // Records that could not be written are said first: what follows is not all there was.
+    let human = crate::enforced::current().is_none()
+        && crate::policy::approvals::human_terminal(
+            io::stdin().is_terminal(),
+            io::stdout().is_terminal(),
+            vars,
+        )
+        .is_ok();
+    if let Some(lost) = crate::audit::lost_records(vars, human) {
+        eprintln!("shellguard log: {lost}");
+    }
     if !opts.follow && !path.exists() && !rotated_path(&path).exists() {
         eprintln!("shellguard log: nothing logged yet ({})", path.display());
         return 0;

@@ -322,15 +322,21 @@ impl Approvals {
         }
         let tmp = self.dir.join(format!(".approvals.{}", std::process::id()));
         let _ = fs::remove_file(&tmp);
-        let mut f = OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        drop(f);
-        fs::rename(&tmp, self.file())?;
-        Ok(r)
+        let written = (|| {
+            let mut f = OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            drop(f);
+            fs::rename(&tmp, self.file())
+        })();
+        if written.is_err() {
+            // A full disk must not leave a half-written file behind.
+            let _ = fs::remove_file(&tmp);
+        }
+        written.map(|()| r)
     }
 
     /// Let `line` through for `secs` seconds. `by` says who approved (shown in the audit

@@ -194,8 +194,17 @@ pub fn is_system_script(path: &Path) -> bool {
     if !SYSTEM_DIRS.iter().any(|d| real.starts_with(d)) {
         return false;
     }
+    // Inside `shellguard run`'s boundary only the user's own id is mapped: root's files show
+    // the kernel's overflow id. Owned by that, the file is root's or another unmapped user's,
+    // never the agent's, which is what matters here.
+    let me = nix::unistd::geteuid().as_raw();
+    let unmapped = crate::enforced::current()
+        .is_some()
+        .then(overflow_uid)
+        .filter(|&o| o != me);
+    let by_root = |uid: u32| uid == 0 || Some(uid) == unmapped;
     let only_root =
-        |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0);
+        |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| by_root(m.uid()) && m.mode() & 0o022 == 0);
     let file_ok = fs::metadata(&real).is_ok_and(|m| m.is_file()) && only_root(&real);
     file_ok && real.ancestors().skip(1).all(only_root)
 }
@@ -398,6 +407,14 @@ pub fn trust_main(args: &[String], vars: &HashMap<String, String>) -> u8 {
     }
     println!("trusted; a script changed or added there later is judged until you run this again");
     0
+}
+
+/// The owner files of unmapped users show inside a user namespace.
+fn overflow_uid() -> u32 {
+    fs::read_to_string("/proc/sys/kernel/overflowuid")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(65534)
 }
 
 #[cfg(test)]

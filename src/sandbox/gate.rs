@@ -485,7 +485,18 @@ fn ask(held: &Held, n: &Notification, a: &Answer, cwd: &str, who: String) {
         };
         let kept = crate::policy::approvals::record_refused(&ch.state_dir, &id, &line, &rules);
         log("refused", None, kept.is_ok().then_some(id.as_str()));
-        tell(fd, n, why);
+        match kept {
+            Ok(()) => tell(fd, n, why),
+            Err(e) => tell(
+                fd,
+                n,
+                &crate::approve::refuse::unkept(
+                    why,
+                    &id,
+                    &format!("{}: {e}", ch.state_dir.display()),
+                ),
+            ),
+        }
         held.refused.note(n.pid, &a.command);
         kernel::notif_fail(fd, n.id, libc::EACCES)
     };

@@ -91,7 +91,9 @@ impl Answer {
             rec.outcome = outcome.into();
             rec.approved_by = by.map(str::to_string);
             rec.request_id = id.map(str::to_string);
-            let _ = audit::append(audit_log, &rec);
+            if let Err(e) = audit::append(audit_log, &rec) {
+                audit::report_lost(audit_log, &e);
+            }
         }
     }
 }

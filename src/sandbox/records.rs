@@ -117,7 +117,9 @@ fn handle(stream: &UnixStream, to: &To) {
                 return;
             };
             rec.enforced = Some(true);
-            let _ = crate::audit::append(audit_log, &rec);
+            if let Err(e) = crate::audit::append(audit_log, &rec) {
+                crate::audit::report_lost(audit_log, &e);
+            }
         }
         Note::Refused {
             id,
@@ -134,7 +136,11 @@ fn handle(stream: &UnixStream, to: &To) {
                 cwd: &cwd,
                 what: what.as_deref(),
             };
-            let _ = crate::policy::approvals::record_refused(state_dir, &id, &line, &rules);
+            // The guard waits for the answer: with no request kept, its refusal must not give
+            // an id that `approve` cannot find.
+            let kept = crate::policy::approvals::record_refused(state_dir, &id, &line, &rules);
+            let mut w = stream;
+            let _ = std::io::Write::write_all(&mut w, if kept.is_ok() { b"ok\n" } else { b"no\n" });
         }
         Note::Grant { rules } => {
             // Only the guard grants, and only before it becomes the shell it judged for: the

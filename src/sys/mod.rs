@@ -154,14 +154,32 @@ unsafe fn set_timer(ms: u64) {
 /// Whether SIGPIPE was ignored when the process started, before the Rust runtime set it to
 /// "ignore" for its own sake. Recorded by a constructor that runs before `main`.
 static SIGPIPE_WAS_IGNORED: AtomicBool = AtomicBool::new(false);
+/// Whether SIGXFSZ was ignored when the process started.
+static SIGXFSZ_WAS_IGNORED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn record_sigpipe() {
     // SAFETY: querying a disposition (null new action) has no preconditions.
     unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        if libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0 {
-            SIGPIPE_WAS_IGNORED.store(old.sa_sigaction == libc::SIG_IGN, Ordering::Relaxed);
+        for (sig, was) in [
+            (libc::SIGPIPE, &SIGPIPE_WAS_IGNORED),
+            (libc::SIGXFSZ, &SIGXFSZ_WAS_IGNORED),
+        ] {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0 {
+                was.store(old.sa_sigaction == libc::SIG_IGN, Ordering::Relaxed);
+            }
         }
+    }
+}
+
+/// Under a file-size limit (`ulimit -f`) a write past it kills the writer with SIGXFSZ. The
+/// guard's own writes (the audit line, a kept request) must fail as errors instead, to be
+/// reported, and never kill the guard before it runs an allowed command. Undone by
+/// [`restore_inherited_signals`] before the shell is exec'd.
+pub fn ignore_file_size_signal() {
+    // SAFETY: setting a standard disposition has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 
@@ -170,16 +188,22 @@ extern "C" fn record_sigpipe() {
 #[link_section = ".init_array"]
 static RECORD_SIGPIPE: extern "C" fn() = record_sigpipe;
 
-/// Give SIGPIPE back the disposition the caller gave us, so that the shell exec'd in our
-/// place sees exactly what it would have seen (`yes | head -1` must end quietly).
+/// Give SIGPIPE and SIGXFSZ back the dispositions the caller gave us, so that the shell
+/// exec'd in our place sees exactly what it would have seen (`yes | head -1` must end
+/// quietly; a write past `ulimit -f` must kill as it would under bash).
 pub fn restore_inherited_signals() {
-    let action = if SIGPIPE_WAS_IGNORED.load(Ordering::Relaxed) {
-        libc::SIG_IGN
-    } else {
-        libc::SIG_DFL
-    };
-    // SAFETY: setting a standard disposition for SIGPIPE has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, action);
+    for (sig, was) in [
+        (libc::SIGPIPE, &SIGPIPE_WAS_IGNORED),
+        (libc::SIGXFSZ, &SIGXFSZ_WAS_IGNORED),
+    ] {
+        let action = if was.load(Ordering::Relaxed) {
+            libc::SIG_IGN
+        } else {
+            libc::SIG_DFL
+        };
+        // SAFETY: setting a standard disposition has no preconditions.
+        unsafe {
+            libc::signal(sig, action);
+        }
     }
 }

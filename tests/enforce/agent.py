@@ -81,6 +81,16 @@ def shells():
     run("changed profile, login shell", ["/bin/bash", "-lc", "echo hi"])
     run("changed profile, no login", ["/bin/bash", "-c", "echo not-login"])
     run("benign sh", ["/bin/sh", "-c", "echo sh-ok | tr a-z A-Z"])
+    # A shell script of the system's own runs unread; the same code written by the agent is
+    # judged, and what it runs is only known when it runs.
+    system = os.environ.get("SG_SYSTEM_SCRIPT")
+    if system:
+        run("system script", [system, "echo", "system-script-ok"])
+        copy = os.path.join(WORK, "copy-of-system-script")
+        with open(system) as src, open(copy, "w") as f:
+            f.write(src.read())
+        os.chmod(copy, 0o755)
+        run("agent's copy of the system script", [copy, "echo", "copy-ok"])
 
 
 def pty_spawner():
