@@ -679,6 +679,17 @@ fn approve_on_a_pty_lets_the_identical_retry_through() {
     )
     .is_none());
 
+    // A terminal's reply and a paste, each holding a `y`, then `n`: not approved.
+    let (code, screen) = approve_on_pty(&base, "0badc0de", b"\x1b]0;y\x07\x1b[200~y\r\x1b[201~n");
+    assert_eq!(code, "1", "{screen}");
+    assert!(screen.contains("Not approved"), "{screen}");
+    assert!(approvals::is_remembered(
+        &state,
+        &approvals::Line::text("rm -rf /tmp/sg-approve", "/home/u/p"),
+        |_| None
+    )
+    .is_none());
+
     // Approved for 5 minutes: the identical command in the same directory passes, no other.
     let (code, screen) = approve_on_pty(&base, "0badc0de --for 5", b"y\r");
     assert_eq!(code, "0", "{screen}");
@@ -708,5 +719,69 @@ fn approve_on_a_pty_lets_the_identical_retry_through() {
         |_| None
     )
     .is_none());
+    let _ = fs::remove_dir_all(&base);
+}
+
+/// A console in a tmux window whose terminal then disappears (`tmux kill-server`) or that is
+/// sent SIGTERM: it ends at once, frees its socket and lock, and never spins.
+#[test]
+fn the_console_ends_when_its_terminal_goes_away_or_on_sigterm() {
+    let base = temp_dir("hangup");
+    let vars = HashMap::from([("XDG_RUNTIME_DIR".to_string(), base.display().to_string())]);
+    let socket = format!("sg-watch-test-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null"])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("tmux")
+    };
+    let start = || -> u32 {
+        let cmd = format!(
+            "env -u CLAUDECODE -u SHELLGUARD_SUPERVISOR XDG_RUNTIME_DIR={} {} watch",
+            base.display(),
+            env!("CARGO_BIN_EXE_shellguard")
+        );
+        let out = tmux(&["new-session", "-d", "-x", "100", "-y", "30", &cmd]);
+        assert!(out.status.success(), "{out:?}");
+        let give_up = Instant::now() + PATIENCE;
+        while !broker::watch_is_served(&vars) {
+            assert!(Instant::now() < give_up, "the console never served");
+            thread::sleep(Duration::from_millis(20));
+        }
+        let out = tmux(&["list-panes", "-F", "#{pane_pid}"]);
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let ends = |pid: u32, how: &str| {
+        let give_up = Instant::now() + Duration::from_secs(3);
+        let proc = PathBuf::from(format!("/proc/{pid}"));
+        while proc.exists() {
+            let stat = fs::read_to_string(proc.join("stat")).unwrap_or_default();
+            // Reaped by nobody once tmux is gone: a zombie has ended.
+            if stat.split_whitespace().nth(2) == Some("Z") {
+                break;
+            }
+            assert!(
+                Instant::now() < give_up,
+                "{how}: the console is still running"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!broker::watch_is_served(&vars), "{how}: still served");
+    };
+
+    let pid = start();
+    let _ = tmux(&["kill-server"]);
+    ends(pid, "terminal gone");
+    // Its lock went with it: a new console starts, and SIGTERM ends that one.
+    let pid = start();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    ends(pid, "SIGTERM");
+    let _ = tmux(&["kill-server"]);
     let _ = fs::remove_dir_all(&base);
 }

@@ -1,6 +1,13 @@
 //! One strict key decoder for every prompt that approves (the terminal prompt, the
-//! supervisor's, the watch console's keys are crossterm's): a yes is only ever a literal `y`
-//! or `a` typed outside any escape sequence, terminal reply string or bracketed paste.
+//! supervisor's, the watch console, `approve` and `trust --tools`): a yes is only ever a
+//! literal `y` or `a` typed outside any escape sequence, terminal reply string or bracketed
+//! paste.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags};
 
 /// What a key pressed at the prompt means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,8 +16,14 @@ pub enum Key {
     Yes,
     /// `a`: yes, and remember it for a while (at the prompts that offer it).
     YesForAWhile,
-    /// `n`, Enter or Esc.
+    /// `n`.
+    No,
+    /// Enter or Esc: a refusal at the prompts, nothing at the watch console.
     Declined,
+    /// Up arrow or `k`; Down arrow or `j`; `q`: the watch console's keys, nothing elsewhere.
+    Up,
+    Down,
+    Quit,
     /// Ctrl-C, Ctrl-D, Ctrl-Z or Ctrl-\.
     Interrupted,
     /// The terminal's answer to the supervisor's own status query (`ESC [ 0 n`): everything
@@ -92,7 +105,11 @@ impl KeyDecoder {
             State::Csi => self.csi(b),
             State::Ss3 => {
                 self.state = State::Ground;
-                self.other()
+                match b {
+                    b'A' => self.arrow(Key::Up),
+                    b'B' => self.arrow(Key::Down),
+                    _ => self.other(),
+                }
             }
             State::Str => {
                 match b {
@@ -136,7 +153,11 @@ impl KeyDecoder {
         Some(match b {
             b'y' | b'Y' => Key::Yes,
             b'a' | b'A' => Key::YesForAWhile,
-            b'n' | b'N' | b'\r' | b'\n' => Key::Declined,
+            b'n' | b'N' => Key::No,
+            b'\r' | b'\n' => Key::Declined,
+            b'k' => Key::Up,
+            b'j' => Key::Down,
+            b'q' | b'Q' => Key::Quit,
             0x03 | 0x04 | 0x1a | 0x1c => Key::Interrupted,
             _ => Key::Other,
         })
@@ -208,6 +229,8 @@ impl KeyDecoder {
                 None
             }
             (b'n', b"0" | b"3") => Some(Key::FenceReply),
+            (b'A', b"") => self.arrow(Key::Up),
+            (b'B', b"") => self.arrow(Key::Down),
             (b'M', b"") => {
                 self.state = State::Mouse(3);
                 None
@@ -239,10 +262,134 @@ impl KeyDecoder {
         (!self.pasting).then_some(Key::Other)
     }
 
+    fn arrow(&self, k: Key) -> Option<Key> {
+        (!self.pasting).then_some(k)
+    }
+
     fn stop(&mut self) -> Option<Key> {
         self.state = State::Ground;
         Some(Key::Interrupted)
     }
+}
+
+/// How long a lone ESC waits for the rest of an escape sequence. Terminals send a key's whole
+/// sequence in one burst; a human cannot type the next key this fast.
+const ESC_GRACE: Duration = Duration::from_millis(30);
+
+/// Keys from a raw terminal's byte stream, through the decoder. Reads one byte at a time so
+/// that whatever follows an answer stays in the kernel's queue, where the prompt's flush
+/// discards it. A terminal that hangs up (end of file, `POLLHUP`) is an error: nobody is left
+/// to answer.
+pub struct KeyReader<'a> {
+    fd: BorrowedFd<'a>,
+    decoder: KeyDecoder,
+}
+
+impl<'a> KeyReader<'a> {
+    pub fn new(fd: BorrowedFd<'a>) -> Self {
+        KeyReader {
+            fd,
+            decoder: KeyDecoder::new(),
+        }
+    }
+
+    /// The next key, or `None` if `wait` passed without one.
+    pub fn next(&mut self, wait: Duration) -> io::Result<Option<Key>> {
+        let deadline = Instant::now() + wait;
+        loop {
+            // A lone ESC is the Esc key unless the rest of a sequence follows at once.
+            let left = if self.decoder.awaiting_escape() {
+                ESC_GRACE
+            } else {
+                deadline.saturating_duration_since(Instant::now())
+            };
+            match self.read_byte(left)? {
+                Some(b) => {
+                    if let Some(k) = self.decoder.feed(b) {
+                        return Ok(Some(k));
+                    }
+                }
+                None if self.decoder.awaiting_escape() => {
+                    if let Some(k) = self.decoder.idle() {
+                        return Ok(Some(k));
+                    }
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// One byte if it arrives within `wait`.
+    fn read_byte(&mut self, wait: Duration) -> io::Result<Option<u8>> {
+        let start = Instant::now();
+        loop {
+            let left = wait.saturating_sub(start.elapsed());
+            // Round up so a sub-millisecond remainder waits instead of spinning.
+            let ms = left.as_micros().div_ceil(1000).min(u128::from(u16::MAX));
+            let ms = u16::try_from(ms).unwrap_or(u16::MAX);
+            let mut fds = [PollFd::new(self.fd, PollFlags::POLLIN)];
+            match poll(&mut fds, ms) {
+                // A signal such as SIGWINCH (window resized) interrupted the wait: keep waiting.
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+            }
+            let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+            if !revents.intersects(PollFlags::POLLIN) {
+                if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL)
+                {
+                    return Err(hung_up());
+                }
+                continue;
+            }
+            let mut byte = [0u8; 1];
+            match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&self.fd), &mut byte) {
+                Ok(0) => return Err(hung_up()),
+                Ok(_) => return Ok(Some(byte[0])),
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Asks `question` (one line) on the terminal and waits for one key, read through the
+/// decoder from `input` (the terminal, in raw mode only while waiting). `y` is yes; `n`,
+/// Enter, Esc and Ctrl-C are no; keys typed before the question was shown, a terminal's
+/// replies and pasted text count for nothing. `output` (the same terminal) shows the question
+/// and then the answer.
+pub fn confirm(input: BorrowedFd, output: &mut impl io::Write, question: &str) -> io::Result<bool> {
+    use nix::sys::termios::{self, FlushArg, SetArg};
+    let saved = termios::tcgetattr(input)?;
+    let mut raw = saved.clone();
+    termios::cfmakeraw(&mut raw);
+    termios::tcsetattr(input, SetArg::TCSANOW, &raw)?;
+    termios::tcflush(input, FlushArg::TCIFLUSH)?;
+    // Bracketed paste on, so that a pasted `y` arrives marked as pasted.
+    let _ = write!(output, "\x1b[?2004h{question}").and_then(|()| output.flush());
+    let mut keys = KeyReader::new(input);
+    let answer = loop {
+        match keys.next(Duration::from_secs(60)) {
+            Ok(Some(Key::Yes)) => break Ok(true),
+            Ok(Some(Key::No | Key::Declined | Key::Interrupted)) => break Ok(false),
+            Ok(_) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    let _ = output.write_all(b"\x1b[?2004l");
+    let _ = termios::tcflush(input, FlushArg::TCIFLUSH);
+    termios::tcsetattr(input, SetArg::TCSANOW, &saved)?;
+    let _ = writeln!(
+        output,
+        "{}",
+        if matches!(answer, Ok(true)) { "y" } else { "n" }
+    );
+    answer
+}
+
+fn hung_up() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "the terminal hung up")
 }
 
 #[cfg(test)]
@@ -260,7 +407,7 @@ mod tests {
     fn plain_answers() {
         assert_eq!(keys(b"y"), [Key::Yes]);
         assert_eq!(keys(b"A"), [Key::YesForAWhile]);
-        assert_eq!(keys(b"n"), [Key::Declined]);
+        assert_eq!(keys(b"n"), [Key::No]);
         assert_eq!(keys(b"\r"), [Key::Declined]);
         assert_eq!(keys(b"\x03"), [Key::Interrupted]);
         assert_eq!(keys(b"\x1b"), [Key::Declined]);

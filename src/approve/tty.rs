@@ -5,23 +5,18 @@
 //! stdout may be a pipe the agent reads.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use crossterm::style::{Attribute, Color, ContentStyle, PrintStyledContent, Stylize};
 use crossterm::terminal::{Clear, ClearType};
 use crossterm::{cursor, queue, style};
-use nix::poll::{poll, PollFd, PollFlags};
 use nix::sys::termios::{self, FlushArg, SetArg, Termios};
 
-use super::keys::{Key, KeyDecoder};
+use super::keys::{Key, KeyReader};
 use super::sanitize::{escape, for_display};
 use super::{Answer, PromptRequest, Refusal};
-
-/// How long a lone ESC waits for the rest of an escape sequence. Terminals send a key's whole
-/// sequence in one burst; a human cannot type the next key this fast.
-const ESC_GRACE: Duration = Duration::from_millis(30);
 
 /// Asks the human on the controlling terminal whether to run `req.command`.
 ///
@@ -40,7 +35,7 @@ pub fn ask(req: &PromptRequest) -> io::Result<Answer> {
     draw_question(&mut out, shown)?;
     out.flush()?;
 
-    let mut keys = Keys::new(&tty);
+    let mut keys = KeyReader::new(tty.as_fd());
     let answer = loop {
         let now = Instant::now();
         let left = match deadline {
@@ -60,10 +55,12 @@ pub fn ask(req: &PromptRequest) -> io::Result<Answer> {
         });
         match keys.next(wait)? {
             Some(Key::Yes) => break Answer::Yes,
-            Some(Key::Declined) => break Answer::No(Refusal::Declined),
+            Some(Key::No | Key::Declined) => break Answer::No(Refusal::Declined),
             Some(Key::Interrupted) => break Answer::No(Refusal::Interrupted),
             // This prompt offers no "for a while"; a reply to a query of its own it never sent.
-            Some(Key::Other | Key::YesForAWhile | Key::FenceReply) => {
+            Some(
+                Key::Other | Key::YesForAWhile | Key::FenceReply | Key::Up | Key::Down | Key::Quit,
+            ) => {
                 // Best effort: a missed beep is no reason to abandon the prompt.
                 let _ = out.write_all(b"\x07").and_then(|()| out.flush());
             }
@@ -348,91 +345,6 @@ fn draw_outcome(out: &mut impl Write, answer: Answer) -> io::Result<()> {
         style::Print("\r\n")
     )?;
     out.flush()
-}
-
-/// Keys from the raw tty byte stream, through the one decoder every prompt uses (terminal
-/// replies, paste and escape sequences never answer). Reads one byte at a time so that
-/// whatever follows the answer stays in the kernel's queue, where the guard's flush discards it.
-struct Keys<'a> {
-    tty: &'a File,
-    decoder: KeyDecoder,
-}
-
-impl<'a> Keys<'a> {
-    fn new(tty: &'a File) -> Self {
-        Keys {
-            tty,
-            decoder: KeyDecoder::new(),
-        }
-    }
-
-    /// The next key, or `None` if `wait` passed without one.
-    fn next(&mut self, wait: Duration) -> io::Result<Option<Key>> {
-        let deadline = Instant::now() + wait;
-        loop {
-            // A lone ESC is the Esc key unless the rest of a sequence follows at once.
-            let left = if self.decoder.awaiting_escape() {
-                ESC_GRACE
-            } else {
-                deadline.saturating_duration_since(Instant::now())
-            };
-            match self.read_byte(left)? {
-                Some(b) => {
-                    if let Some(k) = self.decoder.feed(b) {
-                        return Ok(Some(k));
-                    }
-                }
-                None if self.decoder.awaiting_escape() => {
-                    if let Some(k) = self.decoder.idle() {
-                        return Ok(Some(k));
-                    }
-                }
-                None => return Ok(None),
-            }
-        }
-    }
-
-    /// One byte from the tty if it arrives within `wait`.
-    fn read_byte(&mut self, wait: Duration) -> io::Result<Option<u8>> {
-        let start = Instant::now();
-        loop {
-            let left = wait.saturating_sub(start.elapsed());
-            // Round up so a sub-millisecond remainder waits instead of spinning.
-            let ms = left.as_micros().div_ceil(1000).min(u128::from(u16::MAX));
-            let ms = u16::try_from(ms).unwrap_or(u16::MAX);
-            let mut fds = [PollFd::new(self.tty.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, ms) {
-                // A signal such as SIGWINCH (window resized) interrupted the wait: keep waiting.
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-                Ok(0) => return Ok(None),
-                Ok(_) => {}
-            }
-            let revents = fds[0].revents().unwrap_or(PollFlags::empty());
-            if !revents.intersects(PollFlags::POLLIN) {
-                if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL)
-                {
-                    return Err(hung_up());
-                }
-                continue;
-            }
-            let mut byte = [0u8; 1];
-            match (&*self.tty).read(&mut byte) {
-                Ok(0) => return Err(hung_up()),
-                Ok(_) => return Ok(Some(byte[0])),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-fn hung_up() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "the terminal hung up while asking for approval",
-    )
 }
 
 #[cfg(test)]

@@ -13,13 +13,13 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event;
 use crossterm::style::{Attribute, Color, ContentStyle, PrintStyledContent, Stylize};
 use crossterm::terminal::{self, Clear, ClearType};
 use crossterm::{cursor, execute, queue, style};
@@ -29,6 +29,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{self, MsgFlags};
 
 use super::broker::{self, MAX_LINE};
+use super::keys::{Key, KeyReader};
 use super::protocol::{Answer, Request, Verdict};
 use super::sanitize::{escape, for_display};
 
@@ -617,7 +618,9 @@ pub fn watch_main(args: &[String], vars: &HashMap<String, String>) -> u8 {
     match result {
         Ok(()) => {
             if pending > 0 {
-                println!(
+                // The terminal may be gone: what cannot be printed is not a reason to panic.
+                let _ = writeln!(
+                    io::stdout(),
                     "shellguard watch: stopped; {pending} pending request{} will be refused by {}.",
                     if pending == 1 { "" } else { "s" },
                     if pending == 1 {
@@ -630,7 +633,7 @@ pub fn watch_main(args: &[String], vars: &HashMap<String, String>) -> u8 {
             0
         }
         Err(e) => {
-            eprintln!("shellguard watch: {e}");
+            let _ = writeln!(io::stderr(), "shellguard watch: {e}");
             1
         }
     }
@@ -702,6 +705,8 @@ fn console(server: &mut Server, screen: &mut Screen, signals: Option<&SignalFd>)
     };
     let mut dirty = true;
     let mut last_draw = Instant::now();
+    let stdin = io::stdin();
+    let mut keys = KeyReader::new(stdin.as_fd());
     loop {
         let now = Instant::now();
         let mut bell = false;
@@ -757,14 +762,12 @@ fn console(server: &mut Server, screen: &mut Screen, signals: Option<&SignalFd>)
             dirty = false;
             last_draw = now;
         }
-        if !event::poll(Duration::from_millis(100))? {
+        // The terminal's bytes are read here, not by a library that retries a hung-up
+        // terminal forever: end of file or a hang-up ends the console.
+        let Some(key) = keys.next(Duration::from_millis(100))? else {
             continue;
-        }
-        dirty = true;
-        let key = match event::read()? {
-            TermEvent::Key(k) if k.kind == KeyEventKind::Press => k,
-            _ => continue,
         };
+        dirty = true;
         let now = Instant::now();
         match key_action(key) {
             Action::Quit => return Ok(()),
@@ -818,20 +821,17 @@ enum Action {
     None,
 }
 
-fn key_action(k: KeyEvent) -> Action {
-    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-    let alt = k.modifiers.contains(KeyModifiers::ALT);
-    match k.code {
-        KeyCode::Char('c') if ctrl => Action::Quit,
-        // Alt-chords and other control chords are not answers.
-        _ if ctrl || alt => Action::None,
-        KeyCode::Char('q' | 'Q') => Action::Quit,
-        KeyCode::Up | KeyCode::Char('k') => Action::Up,
-        KeyCode::Down | KeyCode::Char('j') => Action::Down,
-        KeyCode::Char('y' | 'Y') => Action::Answer(Verdict::Approve, None),
-        KeyCode::Char('a' | 'A') => Action::Answer(Verdict::Approve, Some(REMEMBER_SECS)),
-        KeyCode::Char('n' | 'N') => Action::Answer(Verdict::Refuse, None),
-        _ => Action::None,
+/// The console's keys, from the decoder every prompt uses: a terminal's reply or a paste
+/// never answers, and Enter or Esc answer nothing here.
+fn key_action(k: Key) -> Action {
+    match k {
+        Key::Quit | Key::Interrupted => Action::Quit,
+        Key::Up => Action::Up,
+        Key::Down => Action::Down,
+        Key::Yes => Action::Answer(Verdict::Approve, None),
+        Key::YesForAWhile => Action::Answer(Verdict::Approve, Some(REMEMBER_SECS)),
+        Key::No => Action::Answer(Verdict::Refuse, None),
+        Key::Declined | Key::FenceReply | Key::Other => Action::None,
     }
 }
 
@@ -1345,31 +1345,32 @@ mod tests {
 
     #[test]
     fn keys() {
-        let k = |c: KeyCode, m: KeyModifiers| key_action(KeyEvent::new(c, m));
-        let none = KeyModifiers::NONE;
-        assert_eq!(
-            k(KeyCode::Char('y'), none),
-            Action::Answer(Verdict::Approve, None)
-        );
-        assert_eq!(
-            k(KeyCode::Char('a'), none),
-            Action::Answer(Verdict::Approve, Some(600))
-        );
-        assert_eq!(
-            k(KeyCode::Char('n'), none),
-            Action::Answer(Verdict::Refuse, None)
-        );
-        assert_eq!(k(KeyCode::Char('c'), KeyModifiers::CONTROL), Action::Quit);
-        assert_eq!(k(KeyCode::Char('q'), none), Action::Quit);
-        assert_eq!(k(KeyCode::Char('y'), KeyModifiers::ALT), Action::None);
-        assert_eq!(
-            k(KeyCode::Char('Y'), KeyModifiers::SHIFT),
-            Action::Answer(Verdict::Approve, None)
-        );
-        assert_eq!(k(KeyCode::Char('x'), none), Action::None);
-        assert_eq!(k(KeyCode::Enter, none), Action::None);
-        assert_eq!(k(KeyCode::Up, none), Action::Up);
-        assert_eq!(k(KeyCode::Down, none), Action::Down);
+        let k = |bytes: &[u8]| {
+            let mut d = super::super::keys::KeyDecoder::new();
+            let mut out: Vec<Action> = bytes
+                .iter()
+                .filter_map(|&b| d.feed(b))
+                .map(key_action)
+                .collect();
+            out.extend(d.idle().map(key_action));
+            out
+        };
+        assert_eq!(k(b"y"), [Action::Answer(Verdict::Approve, None)]);
+        assert_eq!(k(b"Y"), [Action::Answer(Verdict::Approve, None)]);
+        assert_eq!(k(b"a"), [Action::Answer(Verdict::Approve, Some(600))]);
+        assert_eq!(k(b"n"), [Action::Answer(Verdict::Refuse, None)]);
+        assert_eq!(k(b"\x03"), [Action::Quit]);
+        assert_eq!(k(b"q"), [Action::Quit]);
+        // Alt-y, a terminal's reply holding a y, a pasted y: none answers.
+        assert_eq!(k(b"\x1by"), [Action::None]);
+        assert_eq!(k(b"\x1b]0;y\x07"), []);
+        assert_eq!(k(b"\x1b[200~y\x1b[201~"), []);
+        assert_eq!(k(b"x"), [Action::None]);
+        assert_eq!(k(b"\r"), [Action::None]);
+        assert_eq!(k(b"\x1b"), [Action::None]);
+        assert_eq!(k(b"\x1b[A"), [Action::Up]);
+        assert_eq!(k(b"\x1bOB"), [Action::Down]);
+        assert_eq!(k(b"kj"), [Action::Up, Action::Down]);
     }
 
     #[test]

@@ -394,13 +394,17 @@ fn trust_cmd(args: &[String]) -> u8 {
         "{}",
         for_display_multiline(&String::from_utf8_lossy(&bytes))
     );
-    println!(
-        "\n--- trust {} with exactly this content? [y/N] ",
-        file.display()
+    println!();
+    let stdin = std::io::stdin();
+    let yes = crate::approve::keys::confirm(
+        std::os::fd::AsFd::as_fd(&stdin),
+        &mut std::io::stdout(),
+        &format!(
+            "--- trust {} with exactly this content? [y/N] ",
+            file.display()
+        ),
     );
-    let mut answer = String::new();
-    let _ = std::io::stdin().read_line(&mut answer);
-    if !answer.trim().eq_ignore_ascii_case("y") {
+    if !matches!(yes, Ok(true)) {
         println!("not trusted");
         return 1;
     }

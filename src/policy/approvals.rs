@@ -12,7 +12,8 @@
 
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -674,15 +675,17 @@ pub fn approve_main(args: &[String], vars: &HashMap<String, String>) -> u8 {
         println!("  rules: {}", rules.join(", "));
     }
     if !a.yes {
-        print!(
-            "Let this exact command run in that directory for {} minutes? [y/N] ",
-            a.minutes
-        );
         let _ = io::stdout().flush();
-        let mut reply = String::new();
-        if io::stdin().lock().read_line(&mut reply).is_err()
-            || !matches!(reply.trim(), "y" | "Y" | "yes" | "Yes")
-        {
+        let stdin = io::stdin();
+        let yes = crate::approve::keys::confirm(
+            stdin.as_fd(),
+            &mut io::stdout(),
+            &format!(
+                "Let this exact command run in that directory for {} minutes? [y/N] ",
+                a.minutes
+            ),
+        );
+        if !matches!(yes, Ok(true)) {
             println!("Not approved.");
             return 1;
         }

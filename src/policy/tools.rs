@@ -390,10 +390,13 @@ pub fn trust_main(args: &[String], vars: &HashMap<String, String>) -> u8 {
         println!("{}: {} shell scripts", root.display(), s.len());
     }
     if !yes {
-        println!("--- let these scripts, with exactly this content, run unread? [y/N] ");
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
-        if !answer.trim().eq_ignore_ascii_case("y") {
+        let stdin = std::io::stdin();
+        let yes = crate::approve::keys::confirm(
+            std::os::fd::AsFd::as_fd(&stdin),
+            &mut std::io::stdout(),
+            "--- let these scripts, with exactly this content, run unread? [y/N] ",
+        );
+        if !matches!(yes, Ok(true)) {
             println!("not trusted");
             return 1;
         }

@@ -821,8 +821,8 @@ impl Proxy {
         let answer = match key {
             Key::Yes => (Verdict::Approve, None),
             Key::YesForAWhile => (Verdict::Approve, Some(REMEMBER_SECS)),
-            Key::Declined | Key::Interrupted => (Verdict::Refuse, None),
-            Key::Other | Key::FenceReply => {
+            Key::No | Key::Declined | Key::Interrupted => (Verdict::Refuse, None),
+            Key::Other | Key::FenceReply | Key::Up | Key::Down | Key::Quit => {
                 self.write_out(b"\x07");
                 return false;
             }
