@@ -108,7 +108,30 @@ pub struct Record {
     /// not a shell line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec: Option<ExecOrigin>,
+    /// Set when the record was too long to keep whole ([`MAX_RECORD_BYTES`]): `command` then
+    /// holds its head and tail, and this the whole text's length and SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut: Option<Cut>,
 }
+
+/// What a record too long to keep whole left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cut {
+    /// The whole command's length in bytes.
+    pub bytes: usize,
+    /// The whole command's SHA-256, hex: to match it against a script kept elsewhere.
+    pub sha256: String,
+    /// How many of the commands found are left out of `commands`.
+    pub commands_left_out: usize,
+}
+
+/// Longest record written whole. A longer one (a 1 MB script) keeps the head and tail of its
+/// command and as many of its commands as fit.
+pub const MAX_RECORD_BYTES: usize = 32 * 1024;
+/// How much of a cut command's head, and of its tail, is kept.
+const KEEP_EACH_END: usize = 6 * 1024;
+/// How much of the found commands' words a cut record keeps.
+const KEEP_COMMANDS: usize = 12 * 1024;
 
 /// Where a judged exec came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,15 +182,85 @@ impl Record {
             mode: mode.as_str().to_string(),
             enforced: None,
             exec: None,
+            cut: None,
         }
     }
 
     /// The record as one line of JSON, without the newline. JSON escapes every control
-    /// character, so a multi-line command still makes one line.
+    /// character, so a multi-line command still makes one line. A record past
+    /// [`MAX_RECORD_BYTES`] is written cut ([`Record::cut_to_size`]).
     pub fn to_line(&self) -> String {
         // Serialising plain strings and vectors cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let line = serde_json::to_string(self).unwrap_or_default();
+        if line.len() <= MAX_RECORD_BYTES || self.cut.is_some() {
+            return line;
+        }
+        let mut cut = self.clone();
+        cut.cut_to_size();
+        serde_json::to_string(&cut).unwrap_or_default()
     }
+
+    /// Keep the command's head and tail (with its length and hash in `cut`) and as many of
+    /// the commands found as fit, each word at most 1 KiB.
+    pub fn cut_to_size(&mut self) {
+        let bytes = self.command.len();
+        let sha256 = crate::policy::trust::hash(self.command.as_bytes());
+        if bytes > 2 * KEEP_EACH_END {
+            let head = floor_char(&self.command, KEEP_EACH_END);
+            let tail = ceil_char(&self.command, bytes - KEEP_EACH_END);
+            self.command = format!(
+                "{}\n… {} bytes left out …\n{}",
+                &self.command[..head],
+                tail - head,
+                &self.command[tail..]
+            );
+        }
+        let mut budget = KEEP_COMMANDS;
+        let total = self.commands.len();
+        let mut kept = Vec::new();
+        for argv in std::mem::take(&mut self.commands) {
+            let argv: Vec<String> = argv
+                .into_iter()
+                .map(|w| {
+                    if w.len() > 1024 {
+                        format!("{}…", &w[..floor_char(&w, 1024)])
+                    } else {
+                        w
+                    }
+                })
+                .collect();
+            let size: usize = argv.iter().map(|w| w.len() + 4).sum();
+            if size > budget {
+                break;
+            }
+            budget -= size;
+            kept.push(argv);
+        }
+        self.cut = Some(Cut {
+            bytes,
+            sha256,
+            commands_left_out: total - kept.len(),
+        });
+        self.commands = kept;
+    }
+}
+
+/// The largest char boundary at or below `i`.
+fn floor_char(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The smallest char boundary at or above `i`.
+fn ceil_char(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 /// The agent whose shell this is, from the variables agents set for the commands they run.
@@ -546,7 +639,34 @@ mod tests {
             mode: "default".into(),
             enforced: None,
             exec: None,
+            cut: None,
         }
+    }
+
+    #[test]
+    fn a_very_long_record_keeps_head_tail_and_hash() {
+        // A 1 MB script of many commands, with multi-byte characters at the cut points.
+        let script: String = (0..40_000).map(|i| format!("echo é{i} ü\n")).collect();
+        let mut r = record(&script, "ran");
+        r.commands = (0..40_000)
+            .map(|i| vec!["echo".to_string(), format!("é{i}"), "ü".to_string()])
+            .collect();
+        r.commands[0].push("ü".repeat(100_000));
+        let line = r.to_line();
+        assert!(line.len() <= MAX_RECORD_BYTES, "{}", line.len());
+        let back: Record = serde_json::from_str(&line).unwrap();
+        assert!(back.command.starts_with("echo é0 ü\necho é1 ü\n"));
+        assert!(back.command.ends_with("echo é39999 ü\n"));
+        assert!(back.command.contains(" bytes left out "));
+        let cut = back.cut.expect("cut");
+        assert_eq!(cut.bytes, script.len());
+        assert_eq!(cut.sha256, crate::policy::trust::hash(script.as_bytes()));
+        assert_eq!(cut.commands_left_out, 40_000 - back.commands.len());
+        assert!(back.commands.len() > 100, "{}", back.commands.len());
+        assert!(back.commands[0][3].len() <= 1024 + 3);
+        // A short record is written whole, as before.
+        let short = record("ls", "ran");
+        assert_eq!(serde_json::from_str::<Record>(&short.to_line()).unwrap(), short);
     }
 
     #[test]

@@ -60,6 +60,7 @@ fn record(command: &str, rule: &str) -> Record {
         mode: "default".into(),
         enforced: None,
         exec: None,
+        cut: None,
     }
 }
 
