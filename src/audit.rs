@@ -666,7 +666,10 @@ mod tests {
         assert!(back.commands[0][3].len() <= 1024 + 3);
         // A short record is written whole, as before.
         let short = record("ls", "ran");
-        assert_eq!(serde_json::from_str::<Record>(&short.to_line()).unwrap(), short);
+        assert_eq!(
+            serde_json::from_str::<Record>(&short.to_line()).unwrap(),
+            short
+        );
     }
 
     #[test]

@@ -125,6 +125,15 @@ pub fn decide(j: &Judgement, a: &Asker) -> Outcome {
     let id = Some(req.id.clone());
     let wait = approval_wait(a);
     let enforced = crate::enforced::current();
+    if enforced.is_some() {
+        // Only the supervisor writes the log here: should it die while the human is asked,
+        // this line is what remains of the request.
+        let asked = Outcome::Refuse {
+            message: String::new(),
+            request_id: id.clone(),
+        };
+        audit_as(a.text, a.ctx, j, a.policy, &asked, "asked");
+    }
     // A supervisor is always one of our ancestors; a watch console sits on a terminal. Inside
     // an enforced tree both are known by where their sockets are: in a directory the tree
     // sees read-only, which only a process outside it can have put a socket in (and whose
@@ -328,6 +337,22 @@ fn asked_rules(d: &Decided) -> Vec<(String, Vec<String>)> {
 /// One line in the audit log (and the system log when configured) for every decision. A log
 /// that cannot be written never stops a command: the decision was already made.
 pub fn audit(text: &str, ctx: &Context, j: &Judgement, policy: &Policy, outcome: &Outcome) {
+    let said = match outcome {
+        Outcome::Run { .. } => "ran",
+        Outcome::Refuse { .. } => "refused",
+    };
+    audit_as(text, ctx, j, policy, outcome, said);
+}
+
+/// [`audit`], with the outcome recorded as `said`.
+fn audit_as(
+    text: &str,
+    ctx: &Context,
+    j: &Judgement,
+    policy: &Policy,
+    outcome: &Outcome,
+    said: &str,
+) {
     let Some(path) = crate::audit::log_path(&ctx.vars) else {
         return;
     };
@@ -343,15 +368,14 @@ pub fn audit(text: &str, ctx: &Context, j: &Judgement, policy: &Policy, outcome:
             approved_by,
             request_id,
         } => {
-            rec.outcome = "ran".into();
             rec.approved_by = approved_by.map(str::to_string);
             rec.request_id = request_id.clone();
         }
         Outcome::Refuse { request_id, .. } => {
-            rec.outcome = "refused".into();
             rec.request_id = request_id.clone();
         }
     }
+    rec.outcome = said.into();
     match crate::enforced::current() {
         // The log is read-only inside an enforced tree; the supervisor writes it.
         Some(m) => {

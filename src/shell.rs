@@ -180,8 +180,21 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         ctx: &ctx,
         policy: &policy,
     };
-    let outcome = decide(&j, &asker);
+    // A shell ended while it waits (its terminal hung up as the supervisor died, Ctrl-C,
+    // `kill`) still records its refusal before it goes.
+    let waiting =
+        (j.decided.decision == crate::rules::Decision::Confirm).then(crate::sys::interruptible);
+    let mut outcome = decide(&j, &asker);
+    if let (Some(sig), Outcome::Run { .. }) = (crate::sys::interrupted(), &outcome) {
+        outcome = Outcome::Refuse {
+            message: format!(
+                "shellguard: interrupted by signal {sig} while asking: nothing was run.\n"
+            ),
+            request_id: None,
+        };
+    }
     crate::guard::audit(&text, &ctx, &j, &policy, &outcome);
+    drop(waiting);
     crate::guard::grant_execs(&j, &outcome);
     match outcome {
         Outcome::Run { .. } => {

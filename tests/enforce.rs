@@ -712,6 +712,51 @@ fn supervised(w: &World, scenario: &[&str]) -> Pty {
     Pty::spawn(&args, &w.env(), &w.root.join("work"))
 }
 
+/// The supervisor SIGKILLed while its prompt is up: nothing runs, and the request is on
+/// record. Enforced, the supervisor wrote it before asking (only it writes the log there);
+/// advisory, the waiting shell writes its refusal as its terminal hangs up.
+#[test]
+fn a_supervisor_killed_mid_question_leaves_the_request_on_record() {
+    for user in users() {
+        for (mode, outcome) in [("enforced", "asked"), ("--unenforced", "refused")] {
+            let w = World::new(user);
+            let mut args = w.agent_args("ask");
+            args.push("path".into());
+            if mode == "--unenforced" {
+                let run = args.iter().position(|a| a == "run").unwrap();
+                args.insert(run + 1, mode.into());
+            }
+            let mut p = Pty::spawn(&args, &w.env(), &w.root.join("work"));
+            p.wait_for("needs your approval");
+            let pid = p.child.process_id().expect("supervisor pid");
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+            let _ = p.child.wait();
+            let give_up = Instant::now() + WAIT;
+            let on_record = |audit: &str| {
+                audit.lines().any(|l| {
+                    l.contains("rm -r \\\"$HOME/precious\\\"")
+                        && l.contains(&format!("\"outcome\":\"{outcome}\""))
+                        && l.contains("\"request_id\":\"")
+                })
+            };
+            while !on_record(&w.audit()) {
+                assert!(
+                    Instant::now() < give_up,
+                    "{} {mode}: no {outcome} line:\n{}",
+                    w.who(),
+                    w.audit()
+                );
+                thread::sleep(Duration::from_millis(50));
+            }
+            assert!(w.victim_intact(), "{} {mode}", w.who());
+        }
+    }
+}
+
 #[test]
 fn the_human_answers_at_the_supervisor_and_the_answer_takes() {
     for user in users() {
@@ -1039,9 +1084,16 @@ fn programs_started_without_a_shell_are_judged() {
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|v| v.get("exec").is_some())
             .collect();
+        // Recorded when asked, then with what came of it.
+        assert!(
+            execs.iter().any(|v| v["command"] == "git push --force origin main"
+                && v["outcome"] == "asked"),
+            "{}: {audit}",
+            w.who()
+        );
         let push = execs
             .iter()
-            .find(|v| v["command"] == "git push --force origin main")
+            .find(|v| v["command"] == "git push --force origin main" && v["outcome"] != "asked")
             .unwrap_or_else(|| panic!("{}: no exec record for the push in {audit}", w.who()));
         assert_eq!(push["outcome"], "refused");
         assert!(push["request_id"].is_string(), "{push}");

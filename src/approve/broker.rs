@@ -233,6 +233,9 @@ pub fn send_line(stream: &UnixStream, line: &[u8], deadline: Instant) -> Result<
             .map_err(BrokerError::Io)?;
         match socket::send(stream.as_raw_fd(), &line[sent..], MsgFlags::MSG_NOSIGNAL) {
             Ok(n) => sent += n,
+            Err(Errno::EINTR) if crate::sys::interrupted().is_some() => {
+                return Err(BrokerError::Closed)
+            }
             Err(Errno::EINTR) => {}
             Err(Errno::EAGAIN) => {}
             Err(Errno::EPIPE | Errno::ECONNRESET) => return Err(BrokerError::Closed),
@@ -264,7 +267,12 @@ fn read_line(mut stream: &UnixStream, deadline: Instant) -> Result<Vec<u8>, Brok
                     return Err(BrokerError::Protocol("reply too long".into()));
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A signal that ends the shell ends the wait (`sys::interruptible`).
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                if crate::sys::interrupted().is_some() {
+                    return Err(BrokerError::Closed);
+                }
+            }
             Err(e)
                 if matches!(
                     e.kind(),

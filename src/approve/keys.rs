@@ -329,7 +329,11 @@ impl<'a> KeyReader<'a> {
             let ms = u16::try_from(ms).unwrap_or(u16::MAX);
             let mut fds = [PollFd::new(self.fd, PollFlags::POLLIN)];
             match poll(&mut fds, ms) {
-                // A signal such as SIGWINCH (window resized) interrupted the wait: keep waiting.
+                // A signal that ends the shell ends the wait (`sys::interruptible`); another,
+                // such as SIGWINCH (window resized), does not.
+                Err(nix::errno::Errno::EINTR) if crate::sys::interrupted().is_some() => {
+                    return Err(io::Error::from(io::ErrorKind::Interrupted))
+                }
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
                 Ok(0) => return Ok(None),

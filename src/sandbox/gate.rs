@@ -471,6 +471,8 @@ fn ask(held: &Held, n: &Notification, a: &Answer, cwd: &str, who: String) {
         wait_secs: a.wait_secs,
         enforced: true,
     };
+    // Recorded before asking: should the supervisor be killed mid-question, this remains.
+    a.log(&ch.audit_log, "asked", None, Some(&id));
     let heard = ask_channels(ch, &req);
     let log = |outcome: &str, by: Option<&str>, rid: Option<&str>| {
         a.log(&ch.audit_log, outcome, by, rid);

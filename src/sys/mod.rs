@@ -11,7 +11,7 @@
 pub mod kernel;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 pub(crate) const REFUSAL: &[u8] = b"shellguard: refused (rule unknown.too-complex): the input is beyond what shellguard analyses (time, memory or nesting), so what it would do cannot be told. Nothing was run. Ask the user to run it themselves if it is really meant; do not look for another way to do the same thing.\n";
 
@@ -187,6 +187,77 @@ pub fn ignore_file_size_signal() {
 #[used]
 #[link_section = ".init_array"]
 static RECORD_SIGPIPE: extern "C" fn() = record_sigpipe;
+
+/// The hang-up, interrupt or termination signal that arrived while [`Interruptible`] was in
+/// force, or 0.
+static CAUGHT: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn note_signal(sig: libc::c_int) {
+    CAUGHT.store(sig, Ordering::SeqCst);
+}
+
+/// The signals that end a shell waiting for a human: its terminal hanging up when the
+/// supervisor dies, Ctrl-C, `kill`.
+const ENDING: [libc::c_int; 3] = [libc::SIGHUP, libc::SIGINT, libc::SIGTERM];
+
+/// While a guard waits for a human's answer, the signals that would end it interrupt the
+/// wait instead (blocking calls fail with EINTR), so that the refusal can still be recorded;
+/// when dropped, the old dispositions come back and a signal that arrived is raised again,
+/// so the process ends as it would have. Signals the caller ignored stay ignored.
+pub struct Interruptible {
+    old: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+pub fn interruptible() -> Interruptible {
+    let mut old = Vec::new();
+    for sig in ENDING {
+        // SAFETY: a zeroed sigaction is a valid "default" value; querying and setting a
+        // disposition with a handler that only stores to an atomic is async-signal-safe.
+        unsafe {
+            let mut was: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut was) != 0
+                || was.sa_sigaction == libc::SIG_IGN
+            {
+                continue;
+            }
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = note_signal as *const () as usize;
+            // No SA_RESTART: the wait must see EINTR.
+            act.sa_flags = 0;
+            libc::sigemptyset(&mut act.sa_mask);
+            if libc::sigaction(sig, &act, std::ptr::null_mut()) == 0 {
+                old.push((sig, was));
+            }
+        }
+    }
+    Interruptible { old }
+}
+
+/// The ending signal that interrupted a wait, if one did.
+pub fn interrupted() -> Option<i32> {
+    match CAUGHT.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+impl Drop for Interruptible {
+    fn drop(&mut self) {
+        for (sig, was) in &self.old {
+            // SAFETY: restoring a disposition read earlier.
+            unsafe {
+                libc::sigaction(*sig, was, std::ptr::null_mut());
+            }
+        }
+        if let Some(sig) = interrupted() {
+            // SAFETY: raising a signal has no preconditions; with its old disposition back,
+            // it does to us what it would have done during the wait.
+            unsafe {
+                libc::raise(sig);
+            }
+        }
+    }
+}
 
 /// Give SIGPIPE and SIGXFSZ back the dispositions the caller gave us, so that the shell
 /// exec'd in our place sees exactly what it would have seen (`yes | head -1` must end

@@ -281,8 +281,10 @@ def escape():
 
 
 def ask():
-    # One destructive command, for the human at the supervisor's prompt.
-    r = subprocess.run(["/bin/bash", "-lc", RM], capture_output=True, text=True)
+    # One destructive command, for the human at the supervisor's prompt; with "path", by the
+    # shell PATH finds (the advisory `run --unenforced` guards only that one).
+    shell = "bash" if "path" in sys.argv[2:] else "/bin/bash"
+    r = subprocess.run([shell, "-lc", RM], capture_output=True, text=True)
     print("AGENT-RC=%d" % r.returncode, flush=True)
     print("AGENT-ERR=" + r.stderr.replace("\n", " "), flush=True)
     if len(sys.argv) > 2 and sys.argv[2] == "twice":
