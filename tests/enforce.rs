@@ -1086,8 +1086,9 @@ fn programs_started_without_a_shell_are_judged() {
             .collect();
         // Recorded when asked, then with what came of it.
         assert!(
-            execs.iter().any(|v| v["command"] == "git push --force origin main"
-                && v["outcome"] == "asked"),
+            execs
+                .iter()
+                .any(|v| v["command"] == "git push --force origin main" && v["outcome"] == "asked"),
             "{}: {audit}",
             w.who()
         );
@@ -1114,5 +1115,55 @@ fn programs_started_without_a_shell_are_judged() {
             "execs no rule matched are not logged"
         );
         w.assert_untouched(&before, &text);
+    }
+}
+
+/// Outside `run`, as an ordinary user whose state directory is read-only, then unreadable:
+/// allowed commands run as before, and what cannot be recorded is said, not lost silently.
+#[test]
+fn a_state_directory_that_cannot_be_written_changes_no_decision() {
+    for user in users() {
+        let Some(_) = user else {
+            // Root writes through any mode: only an ordinary user meets this fault.
+            continue;
+        };
+        let w = World::new(user);
+        let state = w.home.join(".local/state/shellguard");
+        let bin = binary().display().to_string();
+        // Read-only as a read-only file system would make it, the log included.
+        fs::set_permissions(state.join("audit.jsonl"), fs::Permissions::from_mode(0o400)).unwrap();
+        for mode in [0o500, 0o000] {
+            fs::set_permissions(&state, fs::Permissions::from_mode(mode)).unwrap();
+            let run = |line: &str| {
+                let out = w
+                    .command(&w.argv(&[&bin, "-c", line]))
+                    .env("CLAUDECODE", "1")
+                    .output()
+                    .unwrap();
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout).into_owned(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                )
+            };
+            let (code, out, err) = run("echo still-runs");
+            assert_eq!(
+                (code, out.as_str()),
+                (Some(0), "still-runs\n"),
+                "{mode:o}: {err}"
+            );
+            assert!(
+                err.contains("the audit log cannot be written"),
+                "{mode:o}: {err}"
+            );
+            let (code, _, err) = run("rm -r \"$HOME/precious\"");
+            assert_eq!(code, Some(126), "{mode:o}: {err}");
+            assert!(
+                err.contains("Approving it later is not possible") && !err.contains("Request id"),
+                "{mode:o}: {err}"
+            );
+            assert!(w.victim_intact());
+        }
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o700)).unwrap();
     }
 }

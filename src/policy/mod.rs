@@ -710,9 +710,9 @@ fn managed_path(vars: &std::collections::HashMap<String, String>) -> PathBuf {
     if let Some(m) = crate::enforced::current() {
         return m.managed_dir.join("config.toml");
     }
-    // Tests point the managed file elsewhere; a release build never reads the variable, so an
-    // agent cannot move the administrator's policy out of the way.
-    if cfg!(debug_assertions) {
+    // The unit tests point the managed file elsewhere; no build of the program reads the
+    // variable (debug or release), so an agent cannot move the administrator's policy away.
+    if cfg!(test) {
         if let Some(p) = vars.get("SHELLGUARD_TEST_MANAGED_CONFIG") {
             return PathBuf::from(p);
         }

@@ -98,8 +98,12 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
         path.file_name().and_then(|n| n.to_str()).unwrap_or("x"),
         std::process::id()
     ));
-    fs::write(&tmp, text)?;
-    fs::rename(&tmp, path)
+    let written = fs::write(&tmp, text).and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        // A full disk must not leave a half-written file behind.
+        let _ = fs::remove_file(&tmp);
+    }
+    written
 }
 
 #[cfg(test)]
