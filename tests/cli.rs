@@ -2771,3 +2771,50 @@ fn a_log_that_cannot_be_written_is_said_once_and_changes_nothing_else() {
     let (_, screen) = human.types(&["log"]);
     assert!(!screen.contains("could not be written"), "{screen}");
 }
+
+/// A full disk, for real: the state directory on a 64 KiB tmpfs filled to the brim (in a
+/// mount namespace of the test's own, so no privilege is needed). Allowed commands run, a
+/// refusal says why it cannot be approved later, and no temporary file is left.
+#[test]
+fn a_full_disk_under_the_state_directory_changes_no_decision() {
+    let human = Human::new();
+    let pv = ProjectAndVictim::new();
+    let state = human.home.join(".local/state/shellguard");
+    fs::create_dir_all(&state).unwrap();
+    let script = "mount -t tmpfs -o size=64k none \"$STATE\" || exit 99\n\
+                  head -c 200000 /dev/zero > \"$STATE/fill\" 2>/dev/null\n\
+                  \"$SG\" -c 'echo still-runs'; echo \"rc=$?\"\n\
+                  \"$SG\" -c \"$RM\"; echo \"rc=$?\"\n\
+                  ls -A \"$STATE\"";
+    let mut sg = Sg::at(Path::new("/usr/bin/unshare"))
+        .args(["-rm", "/bin/sh", "-c", script])
+        .cwd(&pv.project)
+        .env("STATE", state.to_str().unwrap())
+        .env("SG", SG)
+        .env("RM", RM_VICTIM)
+        .env("CLAUDECODE", "1");
+    for (k, v) in human.env() {
+        sg = sg.env(k, &v);
+    }
+    let out = sg.run();
+    if out.code() == Some(99) || out.err().contains("unshare failed") {
+        eprintln!("skipped: no user and mount namespaces here: {}", out.show());
+        return;
+    }
+    assert_eq!(
+        out.out().lines().take(3).collect::<Vec<_>>(),
+        ["still-runs", "rc=0", "rc=126"],
+        "{}",
+        out.show()
+    );
+    let err = out.err();
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("Approving it later is not possible"), "{err}");
+    assert!(!err.contains("Request id"), "{err}");
+    // What is left in the state directory: the filler and files that exist whole, no
+    // half-written temporary file.
+    let stdout = out.out();
+    let left: Vec<&str> = stdout.lines().skip(3).collect();
+    assert!(!left.iter().any(|n| n.starts_with('.')), "{left:?}");
+    pv.assert_victim_intact();
+}
