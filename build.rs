@@ -87,7 +87,7 @@ fn program(out: &mut String, p: &ProgramDef) {
 fn rule(out: &mut String, r: &RuleDef) {
     writeln!(
         out,
-        "RuleDef {{ id: {}, decision: Decision::{:?}, reason: {}, suggest: {}, program: {}, subcommand: {}, flags: {}, not_flags: {}, args: {}, not_args: {}, paths: {}, path_operands: {}, redirect: {}, redirect_paths: {}, sql: {}, finding: {}, arg_regex: {}, catch: {}, pass: {} }},",
+        "RuleDef {{ id: {}, decision: Decision::{:?}, reason: {}, suggest: {}, program: {}, subcommand: {}, flags: {}, not_flags: {}, args: {}, not_args: {}, paths: {}, path_operands: {}, redirect: {}, redirect_paths: {}, sql: {}, finding: {}, arg_regex: {}, unnamed_programs: {}, not_program: {}, verb_within: {:?}, catch: {}, pass: {} }},",
         s(&r.id),
         r.decision,
         s(&r.reason),
@@ -105,6 +105,9 @@ fn rule(out: &mut String, r: &RuleDef) {
         list(&r.sql),
         opt_s(&r.finding),
         opt_s(&r.arg_regex),
+        r.unnamed_programs,
+        list(&r.not_program),
+        r.verb_within,
         list(&r.catch),
         list(&r.pass),
     )

@@ -590,6 +590,34 @@ mod tests {
         }
     }
 
+    /// Tools no rule knows, judged by the verb in their subcommand words, wherever they are
+    /// run from; their data, and the routine removals of build and package tools, are not.
+    #[test]
+    fn the_long_tail_is_judged_by_its_verb() {
+        decides! {
+            "zpool destroy tank" => Confirm;
+            "sudo nomad namespace delete dev" => Confirm;
+            "incus delete --force c1" => Confirm;
+            "k3d cluster delete dev" => Confirm;
+            "kind delete cluster" => Confirm;
+            "pg_ctlcluster 15 main drop" => Confirm;
+            "ssh db1 'pg_ctlcluster 15 main drop'" => Confirm;
+            "timeout 60 linode-cli linodes delete 123" => Confirm;
+            "bash -c 'cd infra && pulumi-like nuke --yes'" => Confirm;
+            "k3d cluster list" => Allow;
+            "kind get clusters" => Allow;
+            "tmux kill-session -t build" => Allow;
+            "echo 'zpool destroy tank'" => Allow;
+            "grep -n delete notes.txt" => Allow;
+            "poetry remove requests" => Allow;
+            "npm uninstall left-pad" => Allow;
+            "pip uninstall -y six" => Allow;
+            "k3d cluster delete dev --dry-run" => Allow;
+            "mytool export --out delete.json" => Allow;
+            "cc1 -quiet x.c -o delete.s" => Allow;
+        }
+    }
+
     /// The shims version managers put on `PATH` (as rbenv 1.3 and the Go asdf write them):
     /// each names its dispatcher literally, so it passes; the dispatcher itself is a script
     /// of the tool's (see `policy::tools`).

@@ -416,12 +416,25 @@ impl Policy {
                     .iter()
                     .any(|r| r.program.iter().any(|p| p == prog))
         };
+        // A rule for the long tail may match any program it does not leave alone, by its
+        // arguments alone.
+        let long_tail = |set: &RuleSet| {
+            set.rules.iter().any(|r| {
+                r.unnamed_programs
+                    && !r
+                        .not_program
+                        .iter()
+                        .any(|p| crate::rules::glob_alts(p, prog, false))
+            })
+        };
         self.mode != Mode::Strict
             && prog != "shellguard"
             && !WRITERS.contains(&prog)
             && !crate::analyze::reads_beyond_words(prog)
             && !named(self.builtin)
             && !self.layers.iter().any(|l| named(&l.rules))
+            && !long_tail(self.builtin)
+            && !self.layers.iter().any(|l| long_tail(&l.rules))
     }
 
     /// Judge an analysed line.
@@ -438,6 +451,22 @@ impl Policy {
         found.retain(|f| {
             if f.rule_id.starts_with("self.") {
                 return true;
+            }
+            // The long tail is judged by a word alone: `safe = ["TOOL", "TOOL SUBCOMMAND"]`
+            // in a loosening layer says which of those words are routine here.
+            let long_tail = self
+                .builtin
+                .rules
+                .iter()
+                .chain(self.layers.iter().flat_map(|l| l.rules.rules.iter()))
+                .any(|r| r.unnamed_programs && r.id == f.rule_id);
+            if long_tail
+                && a.commands
+                    .iter()
+                    .filter(|c| c.span == f.span)
+                    .any(|c| self.layer_safe(c))
+            {
+                return false;
             }
             !loosening.iter().any(|l| {
                 let reach = f
@@ -538,12 +567,29 @@ impl Policy {
             Some((prog, s)) => prog == p && sub == Some(s),
             None => entry == p,
         };
-        KNOWN_SAFE.iter().any(|e| hit(e))
-            || self
-                .layers
-                .iter()
-                .filter(|l| l.may_loosen)
-                .any(|l| l.file.safe.iter().any(|e| hit(e)))
+        KNOWN_SAFE.iter().any(|e| hit(e)) || self.layer_safe(c)
+    }
+
+    /// Whether a loosening layer's `safe = [...]` names this command's program, or its
+    /// program and first word.
+    fn layer_safe(&self, c: &Command) -> bool {
+        let Some(p) = c.program() else {
+            return false;
+        };
+        let p = p.rsplit('/').next().unwrap_or(p);
+        let sub = c
+            .args()
+            .iter()
+            .find(|a| !a.text.starts_with('-'))
+            .map(|a| a.text.as_str());
+        let hit = |entry: &str| match entry.split_once(' ') {
+            Some((prog, s)) => prog == p && sub == Some(s),
+            None => entry == p,
+        };
+        self.layers
+            .iter()
+            .filter(|l| l.may_loosen)
+            .any(|l| l.file.safe.iter().any(|e| hit(e)))
     }
 
     /// shellguard's own files are off limits to what runs through it, and so are `trust`,
@@ -800,6 +846,24 @@ mod tests {
     }
 
     const PROD_RULE: &str = "[[rule]]\nid = \"local.kubectl-prod\"\ndecision = \"deny\"\nreason = \"production cluster\"\nprogram = [\"kubectl\"]\nflags = [\"--context=prod*\"]\n";
+
+    #[test]
+    fn the_long_tail_is_asked_about_until_a_trusted_layer_calls_it_routine() {
+        let w = World::new("long-tail");
+        assert_eq!(w.decide("pm2 delete all"), Decision::Confirm);
+        assert_eq!(w.decide("vagrant destroy -f"), Decision::Confirm);
+        // A project that says `pm2 delete` is routine, once trusted: that word only.
+        w.project("safe = [\"pm2 delete\"]\n");
+        assert_eq!(w.decide("pm2 delete all"), Decision::Confirm, "untrusted");
+        w.trust_project();
+        assert_eq!(w.decide("pm2 delete all"), Decision::Allow);
+        assert_eq!(w.decide("pm2 flush"), Decision::Confirm);
+        assert_eq!(w.decide("vagrant destroy -f"), Decision::Confirm);
+        // The exec gate's fast path never skips a program the long tail may judge.
+        let (p, _) = w.policy();
+        assert!(!p.quiet_program("vagrant"));
+        assert!(p.quiet_program("cc1"));
+    }
 
     #[test]
     fn project_tightening_applies_without_trust() {

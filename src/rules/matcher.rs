@@ -198,6 +198,9 @@ fn matches_command(
     v: &View,
     paths: &PathContext,
 ) -> Option<Vec<String>> {
+    if rule.unnamed_programs {
+        return unnamed(rule, set, v);
+    }
     let mut touches = Vec::new();
     let program_rule = !rule.program.is_empty();
     if program_rule {
@@ -329,6 +332,138 @@ fn matches_command(
 }
 
 /// Pseudo-files that writing to destroys nothing.
+/// Flags that take away a tool's own last question: shown with the match.
+const NO_QUESTION_FLAGS: &[&str] = &[
+    "-y",
+    "--yes",
+    "-f",
+    "--force",
+    "-q",
+    "--quiet",
+    "--auto-approve",
+    "--assume-yes",
+    "--no-confirm",
+    "--no-prompt",
+    "--non-interactive",
+    "--noconfirm",
+    "--skip-confirmation",
+];
+
+/// Words that are verbs of their own: a destructive word after one of them is its object
+/// (`notes add delete this`, `todo list remove`), not the subcommand.
+const OTHER_VERBS: &[&str] = &[
+    "add",
+    "create",
+    "new",
+    "init",
+    "set",
+    "get",
+    "list",
+    "ls",
+    "show",
+    "describe",
+    "info",
+    "status",
+    "run",
+    "exec",
+    "start",
+    "stop",
+    "open",
+    "edit",
+    "update",
+    "search",
+    "find",
+    "log",
+    "logs",
+    "print",
+    "echo",
+    "say",
+    "write",
+    "send",
+    "post",
+    "put",
+    "commit",
+    "comment",
+    "note",
+    "message",
+    "msg",
+    "tag",
+    "label",
+    "rename",
+    "move",
+    "copy",
+    "help",
+    "test",
+    "check",
+    "diff",
+    "explain",
+    "docs",
+    "doc",
+    "man",
+    "version",
+    "config",
+    "completion",
+];
+
+/// An `unnamed_programs` rule: a program that no rule of `set` names, and not one the rule
+/// leaves alone, whose subcommand words (a plain word, or plain words then it) match.
+fn unnamed(rule: &RuleDef, set: &RuleSet, v: &View) -> Option<Vec<String>> {
+    let prog = v.program.as_deref()?;
+    if v.help {
+        return None;
+    }
+    let base = prog.rsplit('/').next().unwrap_or(prog);
+    // Wrappers, shells and interpreters are judged by what they run, which the analyser
+    // has already put in front of the rules as commands of their own (`sudo rm -rf x`).
+    if base.contains('=')
+        || crate::analyze::reads_beyond_words(base)
+        || rule.not_program.iter().any(|p| glob_alts(p, base, false))
+    {
+        return None;
+    }
+    let named = |p: &str| p == prog || p == base;
+    if set.program(base).is_some()
+        || set
+            .rules
+            .iter()
+            .any(|r| !r.unnamed_programs && r.program.iter().any(|p| named(p)))
+    {
+        return None;
+    }
+    if rule.not_flags.iter().any(|g| v.has_flag(g)) {
+        return None;
+    }
+    let pattern = rule.subcommand.first()?;
+    let within = rule.verb_within.unwrap_or(1).max(1) as usize;
+    let plain = |t: &str| {
+        !t.is_empty()
+            && t.len() <= 40
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    };
+    let mut words = Vec::new();
+    for w in v.operands.iter().take(within) {
+        if w.dynamic || !plain(&w.text) || OTHER_VERBS.contains(&w.text.as_str()) {
+            return None;
+        }
+        words.push(w.text.as_str());
+        if glob_alts(pattern, &w.text, true) {
+            let mut touches = vec![format!("{base} {}", words.join(" "))];
+            touches.extend(
+                v.flags
+                    .iter()
+                    .filter(|f| {
+                        let name = f.text.split('=').next().unwrap_or(&f.text);
+                        NO_QUESTION_FLAGS.contains(&name)
+                    })
+                    .map(|f| f.text.clone()),
+            );
+            return Some(touches);
+        }
+    }
+    None
+}
+
 fn harmless_device(a: &Arg) -> bool {
     !a.dynamic
         && (matches!(

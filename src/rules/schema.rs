@@ -120,6 +120,18 @@ pub struct RuleDef {
     /// Last resort: a regex over the operands (after the subcommand), one at a time.
     #[serde(default)]
     pub arg_regex: Option<Str>,
+    /// The long tail: the rule is about programs that no rule of its set names and that are
+    /// not in `not_program`, judged by their subcommand words alone. Its one `subcommand`
+    /// pattern may match any of the first `verb_within` operands, each before it a plain
+    /// word (`openstack server delete ID`, `kaggle d delete NAME`).
+    #[serde(default)]
+    pub unnamed_programs: bool,
+    /// Programs (globs) an `unnamed_programs` rule leaves alone: those whose operands are
+    /// data (`echo`, `grep`), and the well-known harmless uses (`cargo remove`).
+    #[serde(default)]
+    pub not_program: List,
+    #[serde(default)]
+    pub verb_within: Option<u32>,
 
     /// Commands this rule must catch, and commands it must let pass: the rule's own tests.
     #[serde(default)]
