@@ -618,6 +618,51 @@ mod tests {
         }
     }
 
+    /// Wrappers judged by what they run, wherever the command line sits among their options,
+    /// and package runners judged by the tool they fetch and run.
+    #[test]
+    fn wrappers_and_package_runners_are_seen_through() {
+        decides! {
+            "su postgres -c 'dropdb app'" => Confirm;
+            "su - deploy -c \"rm -rf /srv/app\"" => Confirm;
+            "su -l root --command='rm -rf /'" => Deny;
+            "script -qc 'git push -f origin main' /dev/null" => Confirm;
+            "script -q -e -c 'git reset --hard' out.log" => Confirm;
+            "flock /var/lock/deploy -c 'terraform destroy -auto-approve'" => Confirm;
+            "flock -w 5 /tmp/l -c 'rm -rf ~'" => Deny;
+            "env -S 'git clean -fdx'" => Confirm;
+            "env --split-string='rm -rf ~'" => Deny;
+            "npx -y cdk destroy --force" => Confirm;
+            "npx --package=prisma prisma migrate reset --force" => Confirm;
+            "pnpm dlx prisma migrate reset --force" => Confirm;
+            "yarn dlx cdk destroy" => Confirm;
+            "bunx prisma migrate reset" => Confirm;
+            "pipx run alembic downgrade base" => Confirm;
+            "su deploy" => Allow;
+            "script -q session.log" => Allow;
+            "flock /tmp/l make -j4" => Allow;
+            "npx prettier --check ." => Allow;
+            "pnpm dlx create-vite app" => Allow;
+            "pipx run black --check ." => Allow;
+        }
+    }
+
+    /// What `find` prints, piped to `xargs`, is judged as `find -exec` would be: by where it
+    /// starts and whether a name test filters it.
+    #[test]
+    fn find_piped_to_xargs_is_judged_by_where_it_starts() {
+        decides! {
+            "find / -name '*.core' | xargs rm -f" => Deny;
+            "find / -name '*.core' -print0 | xargs -0 rm" => Deny;
+            "find ~ -mtime +30 | xargs rm" => Deny;
+            "find . | xargs -I{} rm -f {}" => Confirm;
+            "find . -name '*.o' | xargs rm -f" => Allow;
+            "find build -type f | xargs -n 50 rm" => Allow;
+            "find . -name '*.rs' | xargs grep -n unsafe" => Allow;
+            "find src -type f | xargs wc -l" => Allow;
+        }
+    }
+
     /// The shims version managers put on `PATH` (as rbenv 1.3 and the Go asdf write them):
     /// each names its dispatcher literally, so it passes; the dispatcher itself is a script
     /// of the tool's (see `policy::tools`).

@@ -96,6 +96,9 @@ pub enum Stdin {
     Text(String),
     /// Produced at run time by another command (named when known), e.g. `curl … | sh`.
     Program(Option<String>),
+    /// The names `find` prints: entries reached from these places (`find / -name x | xargs
+    /// rm` reaches what `find / -name x -exec rm {} +` does).
+    Found(Vec<Arg>),
 }
 
 /// A redirection of one command.

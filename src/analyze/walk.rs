@@ -38,6 +38,8 @@ pub(super) struct State {
 pub(super) enum Output {
     Text(String),
     Program(Option<String>),
+    /// File names found from these places (`find START …`).
+    Found(Vec<Arg>),
 }
 
 pub(super) struct Walker<'a> {
@@ -253,6 +255,7 @@ impl<'a> Walker<'a> {
             stdin = match out {
                 Output::Text(t) => Stdin::Text(t),
                 Output::Program(p) => Stdin::Program(p),
+                Output::Found(places) => Stdin::Found(places),
             };
         }
     }
@@ -1122,6 +1125,11 @@ fn merge(st: &mut State, branch: &State) {
     }
 }
 
+/// `find` actions that print something other than the names found, or run commands.
+const FIND_PRINTS_OTHER: &[&str] = &[
+    "-printf", "-fprintf", "-exec", "-execdir", "-ok", "-okdir", "-ls", "-fls",
+];
+
 /// What a command writes on stdout, for the next command in a pipe.
 fn output_of(cmd: &Command) -> Output {
     let prog = cmd.program().map(str::to_string);
@@ -1150,8 +1158,17 @@ fn output_of(cmd: &Command) -> Output {
         Some("cat") if cmd.args().is_empty() => match &cmd.stdin {
             Stdin::Text(t) => Output::Text(t.clone()),
             Stdin::Program(p) => Output::Program(p.clone()),
+            Stdin::Found(places) => Output::Found(places.clone()),
             Stdin::Inherited => Output::Program(prog),
         },
+        Some("find")
+            if !cmd
+                .args()
+                .iter()
+                .any(|a| FIND_PRINTS_OTHER.contains(&a.text.as_str())) =>
+        {
+            Output::Found(super::wrappers::find_reaches(cmd.args()))
+        }
         _ => Output::Program(prog),
     }
 }

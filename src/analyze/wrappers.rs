@@ -222,6 +222,8 @@ static WRAPPERS: &[WrapperSpec] = &[
     },
     WrapperSpec {
         assignments: true,
+        // `env -S 'CMD ARGS'` splits the string into the command and its arguments.
+        string_opts: &["-S", "--split-string"],
         ..spec(
             &["env"],
             &[
@@ -229,8 +231,6 @@ static WRAPPERS: &[WrapperSpec] = &[
                 "--unset",
                 "-C",
                 "--chdir",
-                "-S",
-                "--split-string",
                 "--block-signal",
                 "--default-signal",
                 "--ignore-signal",
@@ -436,6 +436,22 @@ static SUBCOMMAND_WRAPPERS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("uvx", "", &["--with", "--python", "--from", "-p"]),
+    // Package runners: judged by the tool they run (`npx cdk destroy`).
+    (
+        "npx",
+        "",
+        &["-p", "--package", "-c", "--call", "-w", "--workspace"],
+    ),
+    ("pnpx", "", &[]),
+    ("bunx", "", &["-p", "--package"]),
+    ("pnpm", "dlx", &["--package", "-C", "--dir"]),
+    ("yarn", "dlx", &["-p", "--package"]),
+    (
+        "npm",
+        "x",
+        &["-c", "--call", "-w", "--workspace", "--package"],
+    ),
+    ("pipx", "run", &["--spec", "--python", "--pip-args"]),
     ("poetry", "run", &[]),
     ("pipenv", "run", &[]),
     ("pdm", "run", &[]),
@@ -801,6 +817,11 @@ impl Walker<'_> {
                 );
             }
             Stdin::Program(Some(p)) if p == "cat" || p == "tee" || p == "head" || p == "tail" => {}
+            Stdin::Found(_) => self.finding(
+                FindingKind::DynamicCode,
+                cmd.span.clone(),
+                "file names printed by `find` are run as code",
+            ),
             Stdin::Program(p) => {
                 let from = p
                     .as_deref()
@@ -981,28 +1002,13 @@ impl Walker<'_> {
             if spec.no_run_opts.contains(&t) || short_bundle_has(t, spec.no_run_opts) {
                 return;
             }
-            if spec.string_opts.contains(&t) {
-                if let Some(code) = args.get(i + 1) {
-                    self.nested_code(cmd, code, Via::Wrapper(name.clone()), frame, st, None);
-                }
-                i += 2;
+            if let Some(n) = self.string_opt(cmd, args, i, spec, frame, st) {
+                i += n;
                 continue;
             }
             if let Some((opt, value)) = t.split_once('=') {
+                // (`--command=CMD` was judged by `string_opt` above.)
                 if opt.starts_with("--") {
-                    if spec.string_opts.contains(&opt) {
-                        self.nested_code(
-                            cmd,
-                            &Arg {
-                                text: value.to_string(),
-                                ..a.clone()
-                            },
-                            Via::Wrapper(name.clone()),
-                            frame,
-                            st,
-                            None,
-                        );
-                    }
                     i += 1;
                     continue;
                 }
@@ -1044,6 +1050,20 @@ impl Walker<'_> {
             }
             break;
         }
+        // Options after the operands still count where the wrapper takes them there:
+        // `su deploy -c CMD`, `flock FILE -c CMD`, `script -q log -c CMD`.
+        if !spec.string_opts.is_empty() {
+            let mut j = if spec.no_argv { i } else { i + spec.operands };
+            while j < args.len() {
+                if let Some(n) = self.string_opt(cmd, args, j, spec, frame, st) {
+                    j += n;
+                } else if spec.no_argv || args[j].text.starts_with('-') {
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+        }
         if spec.no_argv {
             return;
         }
@@ -1059,6 +1079,49 @@ impl Walker<'_> {
             self.nested_code(cmd, &code, Via::Wrapper(name.clone()), frame, &st2, None);
         }
         self.nested_argv(cmd, rest.to_vec(), Via::Wrapper(name), frame, &st2);
+    }
+
+    /// A wrapper's option whose value is a command line, at `args[i]`: judged as code, and
+    /// how many words it took. Also in a bundle of short options (`script -qc CMD`).
+    fn string_opt(
+        &mut self,
+        cmd: &Command,
+        args: &[Arg],
+        i: usize,
+        spec: &WrapperSpec,
+        frame: &Frame,
+        st: &State,
+    ) -> Option<usize> {
+        let a = &args[i];
+        let t = a.text.as_str();
+        if a.dynamic || !t.starts_with('-') {
+            return None;
+        }
+        let name = cmd.program().unwrap_or_default().to_string();
+        if let Some((opt, value)) = t.split_once('=') {
+            if !opt.starts_with("--") || !spec.string_opts.contains(&opt) {
+                return None;
+            }
+            let code = Arg {
+                text: value.to_string(),
+                ..a.clone()
+            };
+            self.nested_code(cmd, &code, Via::Wrapper(name), frame, st, None);
+            return Some(1);
+        }
+        let bundled = !t.starts_with("--")
+            && t.len() > 2
+            && spec
+                .string_opts
+                .iter()
+                .any(|o| o.len() == 2 && t.ends_with(&o[1..]));
+        if !spec.string_opts.contains(&t) && !bundled {
+            return None;
+        }
+        if let Some(code) = args.get(i + 1) {
+            self.nested_code(cmd, code, Via::Wrapper(name), frame, st, None);
+        }
+        Some(2)
     }
 
     fn xargs(&mut self, cmd: &Command, frame: &Frame, st: &State) {
@@ -1113,17 +1176,33 @@ impl Walker<'_> {
         }
         // What xargs reads is split and quoted its own way: always unknown here, even when a
         // literal is piped in (and the words may become a shell's code: `xargs sh -c`).
+        // Names from `find START …` are entries reached from START, as with `-exec`.
+        let found = match &cmd.stdin {
+            Stdin::Found(places) if !places.is_empty() => Some(places.clone()),
+            _ => None,
+        };
         match replace {
             Some(r) if !r.is_empty() && inner.iter().any(|a| a.text.contains(&r)) => {
-                for a in &mut inner {
-                    if a.text.contains(&r) {
-                        a.dynamic = true;
+                let mut with = Vec::new();
+                for a in std::mem::take(&mut inner) {
+                    match &found {
+                        Some(places) if a.text == r => with.extend(places.iter().cloned()),
+                        _ if a.text.contains(&r) => with.push(Arg { dynamic: true, ..a }),
+                        _ => with.push(a),
                     }
                 }
+                inner = with;
             }
             // Without the replacement string in the command, judge it as if the input were
             // appended: an over-reading that can only ask more.
-            _ => inner.push(Arg::unknown()),
+            _ => match &found {
+                Some(places) => inner.extend(places.iter().cloned()),
+                None => inner.push(Arg::unknown()),
+            },
+        }
+        if found.is_some() && is_remover(&inner) {
+            // find hands rm every entry of the tree: as good as `rm -r`.
+            inner.insert(1, Arg::literal("-r"));
         }
         let mut c = cmd.clone();
         c.stdin = Stdin::Inherited;
@@ -1220,26 +1299,7 @@ impl Walker<'_> {
                 !(a.text.starts_with('-') || a.text == "(" || a.text == "!") || a.dynamic
             })
             .collect();
-        let target = |start: Option<&&Arg>, filtered: bool| -> Arg {
-            match start {
-                Some(s) if s.dynamic => Arg::unknown(),
-                Some(s) if filtered => Arg::literal(format!(
-                    "{}{}",
-                    s.text.trim_end_matches('/'),
-                    super::paths::FIND_FILTERED
-                )),
-                Some(s) => Arg::literal(s.text.clone()),
-                None if filtered => Arg::literal(format!(".{}", super::paths::FIND_FILTERED)),
-                None => Arg::literal("."),
-            }
-        };
-        let targets = |filtered: bool| -> Vec<Arg> {
-            if starts.is_empty() {
-                vec![target(None, filtered)]
-            } else {
-                starts.iter().map(|s| target(Some(s), filtered)).collect()
-            }
-        };
+        let targets = |filtered: bool| find_targets(&starts, filtered);
         let mut filtered = false;
         let mut i = starts.len();
         while i < args.len() {
@@ -1268,9 +1328,7 @@ impl Walker<'_> {
                     }
                 }
                 // find hands rm every entry of the tree: as good as `rm -r`.
-                if inner.first().is_some_and(|p| {
-                    matches!(p.text.rsplit('/').next(), Some("rm" | "unlink" | "shred"))
-                }) {
+                if is_remover(&inner) {
                     inner.insert(1, Arg::literal("-r"));
                 }
                 self.nested_argv(cmd, inner, Via::Wrapper("find -exec".into()), frame, st);
@@ -1563,6 +1621,47 @@ impl Walker<'_> {
 }
 
 /// find tests that narrow what a find reaches to entries chosen by name or path.
+/// Whether `argv` runs a program that deletes the files it is given.
+fn is_remover(argv: &[Arg]) -> bool {
+    argv.first()
+        .is_some_and(|p| matches!(p.text.rsplit('/').next(), Some("rm" | "unlink" | "shred")))
+}
+
+/// The places a `find` with these arguments reaches, as operands for what it hands them to:
+/// each START (`.` when none), or the entries below it when a name or path test filters
+/// them; unknown when START is only known at run time.
+pub(super) fn find_reaches(args: &[Arg]) -> Vec<Arg> {
+    let starts: Vec<&Arg> = args
+        .iter()
+        .take_while(|a| !(a.text.starts_with('-') || a.text == "(" || a.text == "!") || a.dynamic)
+        .collect();
+    let filtered = args.iter().any(|a| FIND_FILTERS.contains(&a.text.as_str()));
+    find_targets(&starts, filtered)
+}
+
+/// What `find` from `starts` hands on: each START itself, or, `filtered` by a name or path
+/// test, only entries below it; unknown when a START is only known at run time.
+fn find_targets(starts: &[&Arg], filtered: bool) -> Vec<Arg> {
+    let target = |s: Option<&Arg>| -> Arg {
+        match s {
+            Some(s) if s.dynamic => Arg::unknown(),
+            Some(s) if filtered => Arg::literal(format!(
+                "{}{}",
+                s.text.trim_end_matches('/'),
+                super::paths::FIND_FILTERED
+            )),
+            Some(s) => Arg::literal(s.text.clone()),
+            None if filtered => Arg::literal(format!(".{}", super::paths::FIND_FILTERED)),
+            None => Arg::literal("."),
+        }
+    };
+    if starts.is_empty() {
+        vec![target(None)]
+    } else {
+        starts.iter().map(|s| target(Some(s))).collect()
+    }
+}
+
 const FIND_FILTERS: &[&str] = &[
     "-name",
     "-iname",

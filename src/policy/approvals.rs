@@ -120,7 +120,7 @@ pub fn what(analysis: &Analysis, decided: &Decided, cwd: &str) -> Option<String>
             let fixed = c.argv.iter().all(known)
                 && c.env.iter().all(|(_, v)| known(v))
                 && c.redirects.iter().all(|r| known(&r.target))
-                && !matches!(c.stdin, Stdin::Program(_))
+                && !matches!(c.stdin, Stdin::Program(_) | Stdin::Found(_))
                 && c.cwd.is_some();
             if !fixed {
                 return None;
