@@ -1150,3 +1150,24 @@ fn known_faults_are_judged() {
     }
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
 }
+
+/// `check --json` prints its JSON object whatever the input, the refusal of one beyond the
+/// analysis limits included.
+#[test]
+fn check_json_always_prints_its_object() {
+    let dir = Scratch::new("json", None);
+    let too_deep = "( ".repeat(40);
+    for (text, want) in [("ls", "allow"), (too_deep.as_str(), "deny")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_shellguard"))
+            .args(["check", "--json", "--", text])
+            .current_dir(dir.0.join("proj"))
+            .env("HOME", dir.0.join("home"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run shellguard check");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{text:?}: not JSON ({e}): {out:?}"));
+        assert_eq!(v["decision"], want, "{text:?}: {v}");
+        assert!(v["matches"].is_array() && v["mode"].is_string(), "{v}");
+    }
+}

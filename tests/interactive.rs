@@ -340,6 +340,10 @@ fn job_control_full_screen_programs_and_resizing_work() {
         x.lines().last().is_some_and(|l| l.starts_with(':'))
     });
     s.keys(&["q"]);
+    // Typed before less has quit, `clear` would be keys for less.
+    s.wait_for("less to quit", |x| {
+        !x.lines().last().is_some_and(|l| l.starts_with(':'))
+    });
     s.clear();
     // Full-screen editors and monitors run on the pty as under plain bash.
     s.line("vim -u NONE -N notes.txt");
@@ -353,6 +357,8 @@ fn job_control_full_screen_programs_and_resizing_work() {
     s.line("top -d 1");
     s.wait_for("top", |x| x.contains("load average"));
     s.keys(&["q"]);
+    // Typed before top has quit, `clear` would be keys for top (`c`, `l`, `r` …).
+    s.wait_for("top to quit", |x| !x.contains("load average"));
     s.clear();
     s.line("echo after-top");
     s.wait_for("the shell back", |x| x.contains("after-top"));

@@ -85,6 +85,32 @@ fn check(args: &[String]) -> u8 {
         eprintln!("usage: shellguard check [--json] [--] COMMAND");
         return USAGE;
     };
+    if json_out {
+        let ctx = Context::from_process();
+        // Input beyond the analysis limits ends the process before `to_json` can run: the
+        // object for that refusal is ready beforehand, so `--json` always prints one.
+        let mut report = json!({
+            "decision": "deny",
+            "matches": [{
+                "rule": "unknown.too-complex",
+                "decision": "deny",
+                "reason": "the input is beyond what shellguard analyses (time, memory or nesting), so what it would do cannot be told",
+                "suggest": null,
+                "origin": "built in",
+                "command": cmd,
+                "span": [0, cmd.len()],
+                "touches": [],
+            }],
+            "mode": crate::policy::Policy::load(&ctx, &path_context(&ctx)).mode.as_str(),
+            "config_errors": [],
+            "commands": [],
+            "findings": [{"kind": "too-complex", "detail": "analysis limits reached", "span": [0, cmd.len()]}],
+        })
+        .to_string()
+        .into_bytes();
+        report.push(b'\n');
+        crate::sys::report_on_limits(report);
+    }
     let (j, policy) = judge_here(cmd);
     if json_out {
         println!("{}", to_json(&j, &policy));

@@ -555,41 +555,19 @@ impl Policy {
     }
 
     fn known_safe(&self, c: &Command) -> bool {
-        let Some(p) = c.program() else {
+        if c.program().is_none() {
             return c.argv.is_empty();
-        };
-        let sub = c
-            .args()
-            .iter()
-            .find(|a| !a.text.starts_with('-'))
-            .map(|a| a.text.as_str());
-        let hit = |entry: &str| match entry.split_once(' ') {
-            Some((prog, s)) => prog == p && sub == Some(s),
-            None => entry == p,
-        };
-        KNOWN_SAFE.iter().any(|e| hit(e)) || self.layer_safe(c)
+        }
+        KNOWN_SAFE.iter().any(|e| names(e, c)) || self.layer_safe(c)
     }
 
     /// Whether a loosening layer's `safe = [...]` names this command's program, or its
     /// program and first word.
     fn layer_safe(&self, c: &Command) -> bool {
-        let Some(p) = c.program() else {
-            return false;
-        };
-        let p = p.rsplit('/').next().unwrap_or(p);
-        let sub = c
-            .args()
-            .iter()
-            .find(|a| !a.text.starts_with('-'))
-            .map(|a| a.text.as_str());
-        let hit = |entry: &str| match entry.split_once(' ') {
-            Some((prog, s)) => prog == p && sub == Some(s),
-            None => entry == p,
-        };
         self.layers
             .iter()
             .filter(|l| l.may_loosen)
-            .any(|l| l.file.safe.iter().any(|e| hit(e)))
+            .any(|l| l.file.safe.iter().any(|e| names(e, c)))
     }
 
     /// shellguard's own files are off limits to what runs through it, and so are `trust`,
@@ -744,6 +722,24 @@ fn loosens(f: &ConfigFile) -> bool {
         || f.mode.is_some_and(|m| m < Mode::Default)
         || f.sets.iter().any(|s| s.decision < Decision::Deny)
         || f.rules.iter().any(|r| r.decision == Decision::Allow)
+}
+
+/// Whether a `safe` entry, `PROG` or `PROG SUBCOMMAND`, names command `c` (by the program's
+/// file name and its first word that is not an option).
+fn names(entry: &str, c: &Command) -> bool {
+    let Some(p) = c.program() else {
+        return false;
+    };
+    let p = p.rsplit('/').next().unwrap_or(p);
+    let sub = c
+        .args()
+        .iter()
+        .find(|a| !a.text.starts_with('-'))
+        .map(|a| a.text.as_str());
+    match entry.split_once(' ') {
+        Some((prog, s)) => prog == p && sub == Some(s),
+        None => entry == p,
+    }
 }
 
 fn line_of(text: &str, needle: &str) -> usize {

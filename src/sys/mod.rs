@@ -65,9 +65,23 @@ fn note_alloc(size: usize) {
 }
 
 /// Write the refusal and leave, from any context (signal handler, allocator).
+/// What `check --json` prints on stdout when the limits end it: its JSON object for a
+/// refusal as too complex, made before the analysis starts (the limits end the process from
+/// a signal handler, which can only write bytes that already exist).
+static LIMIT_REPORT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+/// Have the limits also print `report` (one line) on stdout when they end the process.
+pub fn report_on_limits(report: Vec<u8>) {
+    let _ = LIMIT_REPORT.set(report);
+}
+
 fn refuse_now() -> ! {
-    // SAFETY: write(2) and _exit(2) are async-signal-safe and take no Rust locks.
+    // SAFETY: write(2) and _exit(2) are async-signal-safe and take no Rust locks; reading an
+    // initialised OnceLock is an atomic load.
     unsafe {
+        if let Some(r) = LIMIT_REPORT.get() {
+            libc::write(1, r.as_ptr().cast(), r.len());
+        }
         libc::write(2, REFUSAL.as_ptr().cast(), REFUSAL.len());
         libc::_exit(126)
     }
