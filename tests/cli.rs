@@ -2436,6 +2436,18 @@ fn claude_wrapped(cmd: &str, n: u32) -> String {
     )
 }
 
+/// Codex CLI 0.171: a command bare until its shell snapshot is ready (the first, here), then
+/// inside its wrapper, which ends in `exec '/bin/bash' -c CMD`.
+fn codex_wrapped(cmd: &str, n: u32) -> String {
+    if n == 1001 {
+        return cmd.to_string();
+    }
+    format!(
+        "__CODEX_SNAPSHOT_OVERRIDE_SET_0=\"${{CODEX_THREAD_ID+x}}\"\nif . '/tmp/codex-snapshot-{n}.sh' >/dev/null 2>&1; then :; fi\nexec '/bin/bash' -c '{}'",
+        cmd.replace('\'', "'\"'\"'")
+    )
+}
+
 /// Gemini CLI 0.61's wrapper, with its random directory.
 fn gemini_wrapped(cmd: &str, n: u32) -> String {
     format!(
@@ -2449,6 +2461,7 @@ fn an_approval_takes_through_the_agents_own_wrappers_and_no_further() {
     for (agent, wrap) in [
         ("claude", claude_wrapped as Wrap),
         ("gemini", gemini_wrapped as Wrap),
+        ("codex", codex_wrapped as Wrap),
     ] {
         let human = Human::new();
         let pv = ProjectAndVictim::new();
@@ -2472,6 +2485,7 @@ fn an_approval_takes_through_the_agents_own_wrappers_and_no_further() {
             "rm -rf .git 2>/dev/null",
             "rm -rf \"$(cat list)\"",
             "printf .git | xargs rm -rf",
+            "sudo rm -rf .git",
         ] {
             let out = run(&wrap(other, 2002));
             assert_eq!(

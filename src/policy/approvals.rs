@@ -21,7 +21,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::analyze::{Analysis, Stdin};
+use crate::analyze::{Analysis, Stdin, Via};
 use crate::approve::sanitize::{for_display, for_display_multiline};
 use crate::policy::Decided;
 use crate::rules::Decision;
@@ -142,7 +142,7 @@ pub fn what(analysis: &Analysis, decided: &Decided, cwd: &str) -> Option<String>
                     .collect::<Vec<_>>(),
                 format!("{:?}", c.stdin),
                 c.cwd,
-                format!("{:?}", c.via),
+                format!("{:?}", what_reaches(&c.via)),
                 f.touches,
             ]);
             let _ = writeln!(out, "{item}");
@@ -157,6 +157,21 @@ pub fn what(analysis: &Analysis, decided: &Decided, cwd: &str) -> Option<String>
     let mut h = Sha256::new();
     h.update(out.as_bytes());
     Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The layers a command is reached through that change what runs (`sudo`, `ssh HOST`,
+/// `docker exec`, `xargs`). A shell handed the text (`bash -c`, `eval`, a heredoc, `exec`,
+/// `command`) runs the same command: Codex sends a command bare until its shell snapshot is
+/// ready and inside its wrapper (`exec '/bin/bash' -c CMD`) after, and an approval of one is
+/// an approval of the other.
+fn what_reaches(via: &[Via]) -> Vec<&Via> {
+    via.iter()
+        .filter(|v| match v {
+            Via::ShellString(_) | Via::Eval | Via::Heredoc(_) => false,
+            Via::Wrapper(w) => !matches!(w.as_str(), "exec" | "command" | "builtin"),
+            _ => true,
+        })
+        .collect()
 }
 
 /// The memory key of a command run in a directory.
