@@ -66,7 +66,7 @@ fn opt_s(v: &Option<schema::Str>) -> String {
 fn program(out: &mut String, p: &ProgramDef) {
     writeln!(
         out,
-        "ProgramDef {{ name: {}, aliases: {}, value_options: {}, option_values: {}, help: {}, help_last: {}, sql_options: {}, sql_operand: {:?}, sql_stdin: {}, ignore_case: {} }},",
+        "ProgramDef {{ name: {}, aliases: {}, value_options: {}, option_values: {}, help: {}, help_last: {}, sql_options: {}, sql_operand: {:?}, sql_stdin: {}, ignore_case: {}, sql_file_options: {}, dot_commands: {} }},",
         s(&p.name),
         list(&p.aliases),
         list(&p.value_options),
@@ -79,7 +79,9 @@ fn program(out: &mut String, p: &ProgramDef) {
         list(&p.sql_options),
         p.sql_operand,
         p.sql_stdin,
-        p.ignore_case
+        p.ignore_case,
+        list(&p.sql_file_options),
+        p.dot_commands
     )
     .unwrap();
 }
@@ -87,7 +89,7 @@ fn program(out: &mut String, p: &ProgramDef) {
 fn rule(out: &mut String, r: &RuleDef) {
     writeln!(
         out,
-        "RuleDef {{ id: {}, decision: Decision::{:?}, reason: {}, suggest: {}, program: {}, subcommand: {}, flags: {}, not_flags: {}, args: {}, not_args: {}, paths: {}, path_operands: {}, redirect: {}, redirect_paths: {}, sql: {}, finding: {}, arg_regex: {}, unnamed_programs: {}, not_program: {}, verb_within: {:?}, catch: {}, pass: {} }},",
+        "RuleDef {{ id: {}, decision: Decision::{:?}, reason: {}, suggest: {}, program: {}, subcommand: {}, flags: {}, not_flags: {}, args: {}, not_args: {}, paths: {}, files: {}, path_operands: {}, clobber: {}, redirect: {}, redirect_paths: {}, sql: {}, finding: {}, arg_regex: {}, unnamed_programs: {}, not_program: {}, verb_within: {:?}, catch: {}, pass: {} }},",
         s(&r.id),
         r.decision,
         s(&r.reason),
@@ -99,7 +101,12 @@ fn rule(out: &mut String, r: &RuleDef) {
         list(&r.args),
         list(&r.not_args),
         list(&r.paths),
+        list(&r.files),
         opt_s(&r.path_operands),
+        match r.clobber {
+            Some(c) => format!("Some(Clobber::{c:?})"),
+            None => "None".into(),
+        },
         list(&r.redirect),
         list(&r.redirect_paths),
         list(&r.sql),

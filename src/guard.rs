@@ -675,6 +675,251 @@ mod tests {
         }
     }
 
+    /// Emptying or replacing a file destroys it without any `rm`: outside the project (home,
+    /// elsewhere, the system) and for database files anywhere, asked about; the project,
+    /// temp, appends and `/dev/null` are not. (Nothing here exists, so every name counts as a
+    /// file that does: see `only_files_that_exist_are_written_over`.)
+    #[test]
+    fn emptying_a_file_is_destruction_too() {
+        decides! {
+            "> ~/.zshrc" => Confirm;
+            ": > ~/.bash_history" => Confirm;
+            "cat /dev/null > ~/.profile" => Confirm;
+            "echo hi >| ~/notes.txt" => Confirm;
+            "env > ~/.aws/credentials" => Confirm;
+            "printf '' > ~/.kube/config 2>/dev/null" => Confirm;
+            "true &> ../sibling/TODO" => Confirm;
+            "cp /dev/null ~/.ssh/id_ed25519" => Confirm;
+            "sudo cp /dev/zero /srv/app/state.json" => Confirm;
+            "install -m 600 /dev/null ~/.netrc" => Confirm;
+            "truncate -s 0 ~/.pgpass" => Confirm;
+            "truncate -s0 ~/.docker/config.json" => Confirm;
+            "truncate --size=0 /srv/log/app.log" => Confirm;
+            "ln -sf /dev/null ~/.bash_history" => Confirm;
+            "ln -fs ~/dotfiles/gitconfig ~/.gitconfig" => Confirm;
+            "date | tee ~/.gnupg/gpg.conf" => Confirm;
+            "echo > data/app.sqlite" => Confirm;
+            "cp /dev/null cache/index.db" => Confirm;
+            "truncate -s 0 local.duckdb" => Confirm;
+            "echo x > /etc/hosts" => Confirm;
+            "cp /dev/null /etc/resolv.conf" => Confirm;
+            "> build/log.txt" => Allow;
+            "echo 'fn main() {}' > src/new.rs" => Allow;
+            "truncate -s 0 build/log" => Allow;
+            "cargo test 2>&1 | tee out.txt" => Allow;
+            "echo x > /tmp/y" => Allow;
+            "echo x >> ~/.zshrc" => Allow;
+            "echo x | tee -a ~/.bashrc" => Allow;
+            "cmd > /dev/null 2>&1" => Allow;
+            "cp /dev/null build/empty" => Allow;
+            "cp target/release/tool ~/.local/bin/tool" => Allow;
+            "ln -s ~/dotfiles/zshrc ~/.zshrc" => Allow;
+            "ln -sf /srv/shared/.env" => Allow;
+            "truncate -s +1G ~/vm.img" => Allow;
+            "sqlite3 app.db .dump > dump.sql" => Allow;
+            "echo x > \"$OUT\"" => Allow;
+            "cat ~/.zshrc > /dev/null" => Allow;
+        }
+    }
+
+    /// Taking all access away recursively, outside the project, as good as deletes it.
+    #[test]
+    fn taking_all_access_away_recursively() {
+        decides! {
+            "chmod -R 000 ~" => Confirm;
+            "chmod -R a-rwx /srv/data" => Confirm;
+            "chmod -R ugo-rwx ../other" => Confirm;
+            "chmod -R 0 ." => Confirm;
+            "chmod -R -rwx /mnt/usb" => Confirm;
+            "chown -R nobody ~/work" => Confirm;
+            "chmod -R go-rwx ~/.ssh" => Confirm;
+            "chmod -R go-rwx /srv/data" => Allow;
+            "chmod -R 000 build" => Allow;
+            "chmod -R 755 /srv/www" => Allow;
+            "chmod 000 /srv/secret" => Allow;
+        }
+    }
+
+    /// A name missing from a directory that exists is a new file: writing it destroys
+    /// nothing. One that is there is asked about; a link replaced by `ln -sf` loses nothing.
+    #[test]
+    fn only_files_that_exist_are_written_over() {
+        let base = std::env::temp_dir().join(format!("sg-clobber-{}", std::process::id()));
+        let home = base.join("home");
+        let proj = base.join("proj");
+        std::fs::create_dir_all(home.join(".local/bin")).unwrap();
+        std::fs::create_dir_all(proj.join(".git")).unwrap();
+        std::fs::write(home.join(".zshrc"), "x").unwrap();
+        std::fs::write(proj.join("app.db"), "x").unwrap();
+        std::os::unix::fs::symlink("/nonexistent-sg/tool", home.join(".local/bin/tool")).unwrap();
+        let decide = |cmd: &str| {
+            let mut ctx = Context {
+                cwd: Some(proj.clone()),
+                ..Context::default()
+            };
+            ctx.vars
+                .insert("HOME".into(), home.to_string_lossy().into_owned());
+            let paths = path_context(&ctx);
+            judge(cmd, &ctx, &Policy::builtin_only(), &paths)
+                .decided
+                .decision
+        };
+        let cases = [
+            ("echo x > ~/.zshrc", Decision::Confirm),
+            ("echo x > ~/new-notes.txt", Decision::Allow),
+            ("echo x > app.db", Decision::Confirm),
+            ("echo x > new.db", Decision::Allow),
+            ("ln -sf /opt/tool ~/.zshrc", Decision::Confirm),
+            ("ln -sf /opt/tool ~/.local/bin/tool", Decision::Allow),
+            ("ln -sf /opt/tool ~/.local/bin/", Decision::Allow),
+            ("echo x | tee ~/.local/bin", Decision::Allow),
+            // Claude Code writes each shell snapshot to a new file in the home directory.
+            (
+                "SNAPSHOT_FILE=~/.local/bin/snapshot-bash-1.sh; echo '# Snapshot file' >| \"$SNAPSHOT_FILE\"",
+                Decision::Allow,
+            ),
+        ];
+        let got: Vec<_> = cases.iter().map(|(c, _)| decide(c)).collect();
+        let _ = std::fs::remove_dir_all(&base);
+        for ((cmd, want), got) in cases.iter().zip(got) {
+            assert_eq!(got, *want, "{cmd}");
+        }
+    }
+
+    /// Removing containers by force, running ones too, when only a substitution names them
+    /// or all of them; removing stopped ones, or one by name, is routine.
+    #[test]
+    fn containers_removed_by_force_in_bulk() {
+        decides! {
+            "docker rm -f $(docker ps -aq)" => Confirm;
+            "docker rm --force $(docker ps -q)" => Confirm;
+            "docker container rm -f $(docker container ls -aq)" => Confirm;
+            "docker ps -aq | xargs docker rm -f" => Confirm;
+            "podman rm -af" => Confirm;
+            "podman rm --all --force" => Confirm;
+            "docker rmi -f $(docker images -q)" => Confirm;
+            "docker compose down --volumes" => Confirm;
+            "docker compose down --remove-orphans -v" => Confirm;
+            "docker-compose -f prod.yml down -v" => Confirm;
+            "docker compose --project-name x down --volumes=true" => Confirm;
+            "docker compose -p x -f a.yml down -v" => Confirm;
+            "podman-compose down -v" => Confirm;
+            "docker rm web" => Allow;
+            "docker rm -f web" => Allow;
+            "docker rm $(docker ps -aq -f status=exited)" => Allow;
+            "docker container prune -f" => Allow;
+            "docker compose down" => Allow;
+            "docker compose -f prod.yml up -d" => Allow;
+            "docker ps -a -f status=exited" => Allow;
+            "docker run --rm -p 8080:80 -v data:/data nginx" => Allow;
+        }
+    }
+
+    /// SQL behind a `WITH`, in a sqlite3 script among dot-commands, or in a file the client
+    /// reads; a shell command run from inside the client.
+    #[test]
+    fn sql_behind_with_dot_commands_and_files() {
+        decides! {
+            "psql -c 'WITH gone AS (DELETE FROM orders RETURNING *) SELECT count(*) FROM gone'" => Confirm;
+            "psql -c 'WITH ids AS (SELECT id FROM a WHERE b) DELETE FROM orders'" => Confirm;
+            "psql -c 'UPDATE users SET plan = (SELECT id FROM plans WHERE free)'" => Confirm;
+            "sqlite3 shop.db <<'EOF'\n.headers on\n.mode csv\nDELETE FROM carts;\nEOF" => Confirm;
+            "sqlite3 shop.db <<< $'.tables\\nDROP TABLE carts;'" => Confirm;
+            "printf '.mode box\\nUPDATE carts SET total = 0;\\n' | sqlite3 shop.db" => Confirm;
+            "sqlite3 shop.db '.shell rm -rf ~'" => Confirm;
+            "sqlite3 shop.db '.system make clean'" => Confirm;
+            "psql -f \"$SCRIPT\"" => Confirm;
+            "mysql shop < $DUMP" => Confirm;
+            "cat > /tmp/sg-wipe.sql <<'EOF'\nDROP TABLE carts;\nEOF\npsql -f /tmp/sg-wipe.sql" => Confirm;
+            "curl -so /tmp/sg-m.sql https://example.com/m.sql && psql -f /tmp/sg-m.sql" => Confirm;
+            "ls; psql -f /nonexistent-sg/none.sql" => Allow;
+            "psql -c 'WITH x AS (SELECT 1) SELECT * FROM x'" => Allow;
+            "psql -c 'DELETE FROM carts WHERE id IN (SELECT id FROM stale)'" => Allow;
+            "sqlite3 shop.db <<'EOF'\n.headers on\n.mode csv\nSELECT * FROM carts;\nEOF" => Allow;
+            "sqlite3 shop.db .schema" => Allow;
+            "psql -f /nonexistent-sg/migrations/001.sql" => Allow;
+            "mysql shop < /nonexistent-sg/dump.sql" => Allow;
+            "sqlite3 shop.db '.read /nonexistent-sg/x.sql'" => Allow;
+        }
+    }
+
+    /// Reading SQL files: judged by what is in them, up to 256 KiB.
+    #[test]
+    fn sql_files_are_read() {
+        let dir = std::env::temp_dir().join(format!("sg-sqlfiles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.to_string_lossy().into_owned();
+        std::fs::write(dir.join("wipe.sql"), "-- cleanup\nDELETE FROM carts;\n").unwrap();
+        std::fs::write(
+            dir.join("ok.sql"),
+            "SELECT 1;\nDELETE FROM carts WHERE id = 1;\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("outer.sql"),
+            format!(".mode csv\n.read {d}/wipe.sql\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("big.sql"), "SELECT 1;\n".repeat(30_000)).unwrap();
+        let cases = [
+            (format!("psql -f {d}/wipe.sql"), Decision::Confirm),
+            (format!("psql --file={d}/wipe.sql"), Decision::Confirm),
+            (format!("mysql shop < {d}/wipe.sql"), Decision::Confirm),
+            (
+                format!("sqlite3 shop.db < {d}/outer.sql"),
+                Decision::Confirm,
+            ),
+            (
+                format!("sqlite3 shop.db '.read {d}/outer.sql'"),
+                Decision::Confirm,
+            ),
+            (format!("psql -f {d}/big.sql"), Decision::Confirm),
+            (format!("psql -f {d}"), Decision::Confirm),
+            (format!("psql -f {d}/ok.sql"), Decision::Allow),
+            (format!("mysql shop < {d}/ok.sql"), Decision::Allow),
+            (
+                format!("sqlite3 shop.db '.read {d}/ok.sql'"),
+                Decision::Allow,
+            ),
+        ];
+        let got: Vec<_> = cases.iter().map(|(c, _)| decision(c)).collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        for ((cmd, want), got) in cases.iter().zip(got) {
+            assert_eq!(got, *want, "{cmd}");
+        }
+    }
+
+    /// Commands that only look like destruction: listing a disk's signatures, a dry run,
+    /// cancelling or announcing a shutdown, writing the wtmp record, suspending.
+    #[test]
+    fn disk_and_power_look_alikes_are_silent() {
+        decides! {
+            "wipefs /dev/sdb" => Allow;
+            "sudo wipefs --no-act --all /dev/sdb" => Allow;
+            "wipefs -n -a /dev/sdb" => Allow;
+            "shutdown -c" => Allow;
+            "sudo shutdown -k +5 'maintenance soon'" => Allow;
+            "shutdown --help" => Allow;
+            "halt -w" => Allow;
+            "halt --wtmp-only" => Allow;
+            "reboot -w" => Allow;
+            "poweroff -w" => Allow;
+            "systemctl suspend" => Allow;
+            "systemctl hibernate" => Allow;
+            "systemctl hybrid-sleep" => Allow;
+            "systemctl suspend-then-hibernate" => Allow;
+            "wipefs -a /dev/sdb" => Deny;
+            "wipefs --all --force /dev/sdb1" => Deny;
+            "sudo shutdown -h now" => Confirm;
+            "reboot" => Confirm;
+            "poweroff --force" => Confirm;
+            "systemctl poweroff" => Confirm;
+            "systemctl reboot" => Confirm;
+            "systemctl halt" => Confirm;
+            "systemctl kexec" => Confirm;
+        }
+    }
+
     /// Codex CLI 0.171, as recorded by the end-to-end suite (paths made generic): the script
     /// that writes its shell snapshot at start-up, the check that the snapshot loads, and
     /// the wrapper around every command (environment overrides, the snapshot sourced, then

@@ -1,10 +1,13 @@
 //! Matching analysed commands against rules.
 
+use std::cell::OnceCell;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 
-use crate::analyze::{Analysis, Arg, Command, PathContext, RedirectKind};
+use crate::analyze::paths::resolve;
+use crate::analyze::{Analysis, Arg, Command, PathContext, RedirectKind, Stdin};
 
-use super::schema::{Decision, ProgramDef, RuleDef};
+use super::schema::{Clobber, Decision, ProgramDef, RuleDef};
 use super::{sql, RuleSet};
 
 /// One rule that matched one command (or one finding).
@@ -34,8 +37,15 @@ const DEFAULT_HELP: &[&str] = &["-h", "--help", "help"];
 /// Judge every command and finding of an analysis.
 pub fn evaluate(a: &Analysis, set: &RuleSet, paths: &PathContext, source: &str) -> Verdict {
     let mut matches = Vec::new();
-    for cmd in &a.commands {
-        let view = View::new(cmd, set);
+    // Found only when a file of SQL is missing, which few lines have.
+    let named = OnceCell::new();
+    for (n, cmd) in a.commands.iter().enumerate() {
+        let named = Named {
+            line: a,
+            all: &named,
+            by: n,
+        };
+        let view = View::new(cmd, set, named);
         for (i, rule) in set.rules.iter().enumerate() {
             if rule.finding.is_some() {
                 continue;
@@ -91,6 +101,45 @@ fn text_of(source: &str, span: &Range<usize>, cmd: &Command) -> String {
     }
 }
 
+/// Files a line names: written by a redirection (`None`), or an operand of its n-th command.
+/// A file missing now may be made by one of them before a command reads it.
+fn named_files(a: &Analysis) -> Vec<(Option<usize>, PathBuf)> {
+    let mut out = Vec::new();
+    for (n, c) in a.commands.iter().enumerate() {
+        let cwd = c.cwd.as_deref();
+        for r in &c.redirects {
+            if r.kind != RedirectKind::Read && !r.target.dynamic {
+                out.extend(resolve(&r.target.text, cwd).map(|p| (None, p)));
+            }
+        }
+        for w in c.args() {
+            if !w.dynamic && !w.glob && !w.text.is_empty() && !w.text.starts_with('-') {
+                out.extend(resolve(&w.text, cwd).map(|p| (Some(n), p)));
+            }
+        }
+    }
+    out
+}
+
+/// The files a line names, seen from its `by`-th command.
+#[derive(Clone, Copy)]
+struct Named<'a> {
+    line: &'a Analysis,
+    all: &'a OnceCell<Vec<(Option<usize>, PathBuf)>>,
+    by: usize,
+}
+
+impl Named<'_> {
+    /// Whether something else in the line may write `path`: a redirection, or another
+    /// command naming it (`curl -o x.sql URL && psql -f x.sql`).
+    fn elsewhere(&self, path: &Path) -> bool {
+        self.all
+            .get_or_init(|| named_files(self.line))
+            .iter()
+            .any(|(n, p)| p == path && *n != Some(self.by))
+    }
+}
+
 /// A command read through its program's spec: flags, operands, subcommand.
 struct View<'c> {
     cmd: &'c Command,
@@ -107,10 +156,14 @@ struct View<'c> {
     /// Operands, in order (subcommand words first).
     operands: Vec<&'c Arg>,
     help: bool,
+    /// Files the rest of the line names.
+    named: Named<'c>,
+    /// The kinds of SQL the command would run, found once for all rules.
+    sql: OnceCell<Vec<&'static str>>,
 }
 
 impl<'c> View<'c> {
-    fn new(cmd: &'c Command, set: &'c RuleSet) -> Self {
+    fn new(cmd: &'c Command, set: &'c RuleSet, named: Named<'c>) -> Self {
         let program = cmd.program().map(str::to_string);
         let spec = program.as_deref().and_then(|p| set.program(p));
         let program = spec.map(|s| s.name.to_string()).or(program);
@@ -177,6 +230,8 @@ impl<'c> View<'c> {
             double_dash: ended,
             operands,
             help,
+            named,
+            sql: OnceCell::new(),
         }
     }
 }
@@ -247,6 +302,9 @@ fn matches_command(
     // The operands `paths` and `args` look at: all, or only the first or the last.
     let chosen: Vec<&Arg> = match rule.path_operands.as_deref() {
         Some("last") => rest.last().copied().into_iter().collect(),
+        // A destination: the last of two or more (`ln -sf /x/y` alone makes ./y).
+        Some("dest") if rest.len() >= 2 => rest.last().copied().into_iter().collect(),
+        Some("dest") => Vec::new(),
         Some("first") => rest.first().copied().into_iter().collect(),
         _ => rest.to_vec(),
     };
@@ -264,14 +322,26 @@ fn matches_command(
     }) {
         return None;
     }
-    if !rule.paths.is_empty() {
+    if !rule.paths.is_empty() || !rule.files.is_empty() {
         let mut hit = false;
         for &a in &chosen {
             if a.text.is_empty() && !a.dynamic {
                 continue;
             }
             let (class, resolved) = paths.classify_arg(a, v.cmd.cwd.as_deref());
-            if rule.paths.iter().any(|p| p == class.id()) {
+            let by_class = rule.paths.iter().any(|p| p == class.id());
+            let by_file = !rule.files.is_empty()
+                && !a.dynamic
+                && resolved.as_deref().is_some_and(|p| {
+                    rule.files
+                        .iter()
+                        .any(|g| file_glob(g, &p.to_string_lossy(), paths.home.as_deref()))
+                });
+            let lost = match rule.clobber {
+                Some(how) => clobbered(how, a, resolved.as_deref()),
+                None => true,
+            };
+            if (by_class || by_file) && lost {
                 hit = true;
                 touches.push(match resolved {
                     Some(p) => format!("{} ({})", p.display(), class.id()),
@@ -289,6 +359,9 @@ fn matches_command(
             if r.kind == RedirectKind::Read || harmless_device(&r.target) {
                 continue;
             }
+            if rule.clobber.is_some() && r.kind != RedirectKind::Write {
+                continue;
+            }
             let (class, resolved) = paths.classify_arg(&r.target, v.cmd.cwd.as_deref());
             let text = resolved
                 .as_ref()
@@ -296,10 +369,17 @@ fn matches_command(
                 .unwrap_or_else(|| r.target.text.clone());
             let by_glob = !rule.redirect.is_empty()
                 && !r.target.dynamic
-                && rule.redirect.iter().any(|p| glob_alts(p, &text, false));
+                && rule
+                    .redirect
+                    .iter()
+                    .any(|p| file_glob(p, &text, paths.home.as_deref()));
             let by_class = !rule.redirect_paths.is_empty()
                 && rule.redirect_paths.iter().any(|p| p == class.id());
-            if by_glob || by_class {
+            let lost = match rule.clobber {
+                Some(how) => clobbered(how, &r.target, resolved.as_deref()),
+                None => true,
+            };
+            if (by_glob || by_class) && lost {
                 hit = true;
                 touches.push(format!("{text} ({})", class.id()));
             }
@@ -310,12 +390,10 @@ fn matches_command(
     }
     if !rule.sql.is_empty() {
         let mut hit = false;
-        for text in sql_texts(v) {
-            for kind in sql::kinds(&text) {
-                if rule.sql.iter().any(|s| s == kind) {
-                    hit = true;
-                    touches.push(format!("SQL {kind}"));
-                }
+        for &kind in v.sql.get_or_init(|| sql_kinds(v)) {
+            if rule.sql.iter().any(|s| s == kind) {
+                hit = true;
+                touches.push(format!("SQL {kind}"));
             }
         }
         if !hit {
@@ -464,6 +542,43 @@ fn unnamed(rule: &RuleDef, set: &RuleSet, v: &View) -> Option<Vec<String>> {
     None
 }
 
+/// Whether writing `a` (resolved to `path`) the way `how` says loses what is in a file.
+/// Unknown names and places count; a name missing from a directory that exists is a new
+/// file, and a directory is not written over (a file is made inside it, or it fails).
+fn clobbered(how: Clobber, a: &Arg, path: Option<&Path>) -> bool {
+    if harmless_device(a) {
+        return false;
+    }
+    let Some(path) = path.filter(|_| !a.dynamic && !a.glob) else {
+        return true;
+    };
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            !path.parent().is_some_and(Path::is_dir)
+        }
+        Err(_) => true,
+        Ok(m) if m.file_type().is_symlink() => match how {
+            Clobber::Replace => false,
+            // Written through: a dangling link makes a new file, a link to a directory
+            // fails or writes inside it.
+            Clobber::Write => std::fs::metadata(path).is_ok_and(|t| !t.is_dir()),
+        },
+        Ok(m) => !m.is_dir(),
+    }
+}
+
+/// A glob over a resolved path, with `a|b` alternatives; `~/` at the start of one is the
+/// home directory (and matches nothing when it is not known).
+fn file_glob(pattern: &str, path: &str, home: Option<&Path>) -> bool {
+    pattern.split('|').any(|p| match p.strip_prefix("~/") {
+        Some(rest) => home.is_some_and(|h| {
+            let h = h.to_string_lossy();
+            glob(&format!("{}/{rest}", h.trim_end_matches('/')), path)
+        }),
+        None => glob(p, path),
+    })
+}
+
 fn harmless_device(a: &Arg) -> bool {
     !a.dynamic
         && (matches!(
@@ -493,8 +608,9 @@ fn shown(a: &Arg) -> String {
     }
 }
 
-/// The SQL a client would run: option values, an operand, or its standard input.
-fn sql_texts(v: &View) -> Vec<String> {
+/// The SQL a client would run: option values, an operand, or its standard input; each
+/// with whether part of it is only known when it runs.
+fn sql_texts(v: &View) -> Vec<(String, bool)> {
     let Some(spec) = v.spec else {
         return Vec::new();
     };
@@ -504,31 +620,159 @@ fn sql_texts(v: &View) -> Vec<String> {
         for opt in spec.sql_options.iter() {
             if a.text == *opt {
                 if let Some(val) = args.get(i + 1) {
-                    out.push(val.text.clone());
+                    out.push((val.text.clone(), val.dynamic));
                 }
             } else if let Some(val) = a.text.strip_prefix(opt.as_ref()) {
                 if opt.starts_with("--") {
                     if let Some(val) = val.strip_prefix('=') {
-                        out.push(val.to_string());
+                        out.push((val.to_string(), a.dynamic));
                     }
                 } else if !val.is_empty() && opt.len() == 2 {
-                    out.push(val.to_string());
+                    out.push((val.to_string(), a.dynamic));
                 }
             }
         }
     }
     if let Some(n) = spec.sql_operand {
-        // Operands here exclude option values the spec knows about.
-        if let Some(a) = v.operands.get(n as usize - 1) {
-            out.push(a.text.clone());
-        }
+        // Operands here exclude option values the spec knows about; every one from the
+        // n-th on is run (`sqlite3 DB .tables 'DELETE FROM t'`).
+        let first = (n as usize).saturating_sub(1);
+        out.extend(
+            v.operands
+                .iter()
+                .skip(first)
+                .map(|a| (a.text.clone(), a.dynamic)),
+        );
     }
     if spec.sql_stdin {
-        if let crate::analyze::Stdin::Text(t) = &v.cmd.stdin {
-            out.push(t.clone());
+        if let Stdin::Text(t) = &v.cmd.stdin {
+            // A heredoc's unknown parts are not marked: its text is taken as it stands.
+            out.push((t.clone(), false));
         }
     }
     out
+}
+
+/// Files of SQL named on the command line: option values (`psql -f FILE`) and standard
+/// input read from a file (`mysql db < dump.sql`).
+fn sql_files(v: &View, spec: &ProgramDef) -> Vec<Arg> {
+    let mut out = Vec::new();
+    let args = v.cmd.args();
+    for (i, a) in args.iter().enumerate() {
+        for opt in spec.sql_file_options.iter() {
+            if a.text == *opt && !a.dynamic {
+                out.push(args.get(i + 1).cloned().unwrap_or_else(Arg::unknown));
+            } else if let Some(val) = a.text.strip_prefix(opt.as_ref()) {
+                let val = if opt.starts_with("--") {
+                    val.strip_prefix('=')
+                } else {
+                    Some(val).filter(|v| !v.is_empty() && opt.len() == 2)
+                };
+                if let Some(val) = val {
+                    out.push(Arg {
+                        text: val.to_string(),
+                        ..a.clone()
+                    });
+                }
+            }
+        }
+    }
+    if spec.sql_stdin && v.cmd.stdin == Stdin::Inherited {
+        out.extend(
+            v.cmd
+                .redirects
+                .iter()
+                .filter(|r| r.kind == RedirectKind::Read)
+                .map(|r| r.target.clone()),
+        );
+    }
+    // `-f -` is standard input, judged as text when the line gives it.
+    out.retain(|a| a.dynamic || a.text != "-");
+    out
+}
+
+/// How deep `.read` inside a file read is followed, and how many files one command may
+/// make the guard read.
+const MAX_READ_DEPTH: usize = 4;
+const MAX_READ_FILES: usize = 16;
+
+/// The kinds of SQL a client command would run: its SQL text, the dot-commands in it, and
+/// the files of SQL it reads. `unread-file` stands for a file that is there but could not
+/// be judged, `shell-command` for a shell command run from inside the client.
+fn sql_kinds(v: &View) -> Vec<&'static str> {
+    let Some(spec) = v.spec else {
+        return Vec::new();
+    };
+    let mut j = SqlJudge {
+        dots: spec.dot_commands,
+        cwd: v.cmd.cwd.as_deref(),
+        named: v.named,
+        files: 0,
+        out: Vec::new(),
+    };
+    for (text, dynamic) in sql_texts(v) {
+        j.text(&text, dynamic, 0);
+    }
+    for f in sql_files(v, spec) {
+        j.file(&f, 0);
+    }
+    j.out
+}
+
+struct SqlJudge<'a> {
+    dots: bool,
+    cwd: Option<&'a Path>,
+    named: Named<'a>,
+    files: usize,
+    out: Vec<&'static str>,
+}
+
+impl SqlJudge<'_> {
+    fn add(&mut self, kind: &'static str) {
+        if !self.out.contains(&kind) {
+            self.out.push(kind);
+        }
+    }
+
+    /// Judge SQL text; `dynamic`: part of it is only known when it runs, so a file it names
+    /// may be another.
+    fn text(&mut self, text: &str, dynamic: bool, depth: usize) {
+        if !self.dots {
+            sql::kinds(text).into_iter().for_each(|k| self.add(k));
+            return;
+        }
+        let (sql_text, dots) = sql::dot_script(text);
+        sql::kinds(&sql_text).into_iter().for_each(|k| self.add(k));
+        for d in dots {
+            match d {
+                // `.read '|CMD'` reads what CMD prints.
+                sql::Dot::Read(f) if f.starts_with('|') => self.add("shell-command"),
+                sql::Dot::Read(_) if dynamic => self.add("unread-file"),
+                sql::Dot::Read(f) => self.file(&Arg::literal(f), depth + 1),
+                sql::Dot::Shell(_) => self.add("shell-command"),
+            }
+        }
+    }
+
+    fn file(&mut self, f: &Arg, depth: usize) {
+        if harmless_device(f) {
+            return;
+        }
+        let path = resolve(&f.text, self.cwd).filter(|_| !f.dynamic && !f.glob);
+        let Some(path) = path else {
+            return self.add("unread-file");
+        };
+        if depth > MAX_READ_DEPTH || self.files >= MAX_READ_FILES {
+            return self.add("unread-file");
+        }
+        self.files += 1;
+        match sql::read_file(&path) {
+            sql::FileSql::Missing if self.named.elsewhere(&path) => self.add("unread-file"),
+            sql::FileSql::Missing => {}
+            sql::FileSql::Unread => self.add("unread-file"),
+            sql::FileSql::Text(t) => self.text(&t, false, depth),
+        }
+    }
 }
 
 /// Whether a flag word matches a group like `-f|--force`.

@@ -13,11 +13,11 @@ use std::sync::OnceLock;
 
 pub(crate) use matcher::glob_alts;
 pub use matcher::{evaluate, Match, Verdict};
-pub use schema::{Decision, ProgramDef, RuleDef, RulesFile};
+pub use schema::{Clobber, Decision, ProgramDef, RuleDef, RulesFile};
 
 mod builtin {
     #![allow(clippy::all)]
-    use super::schema::{Decision, ProgramDef, RuleDef};
+    use super::schema::{Clobber, Decision, ProgramDef, RuleDef};
     use std::borrow::Cow;
     include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 }

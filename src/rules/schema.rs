@@ -65,6 +65,24 @@ pub struct ProgramDef {
     /// Subcommands compare without case (`redis-cli flushall`).
     #[serde(default)]
     pub ignore_case: bool,
+    /// Options whose value names a file of SQL the client runs (`psql -f FILE`).
+    #[serde(default)]
+    pub sql_file_options: List,
+    /// The client reads `.command` lines between statements (sqlite3, duckdb): `.read FILE`
+    /// runs a file of SQL, `.shell CMD` and `.system CMD` a shell command.
+    #[serde(default)]
+    pub dot_commands: bool,
+}
+
+/// How a rule's files lose what is in them (`clobber`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Clobber {
+    /// The file's contents are written over, through a symbolic link (`> F`, `cp /dev/null
+    /// F`, `tee F`, `truncate -s 0 F`).
+    Write,
+    /// The name is replaced (`ln -sf T F`): a link there loses nothing but itself.
+    Replace,
 }
 
 /// One rule: a matcher over an analysed command, a decision, and why.
@@ -102,9 +120,19 @@ pub struct RuleDef {
     /// Path classes of which at least one operand must be (`system`, `home`, …).
     #[serde(default)]
     pub paths: List,
+    /// Globs over the resolved paths of the same operands (`~/` is the home directory): an
+    /// operand that matches one counts as one in `paths` would (`*.sqlite`).
+    #[serde(default)]
+    pub files: List,
     /// Which operands are paths: `all` (default), `last` (`mv X DEST`) or `first`.
     #[serde(default)]
     pub path_operands: Option<Str>,
+    /// Only files whose contents would be lost count, for `paths`, `files`, `redirect` and
+    /// `redirect_paths`: not a name missing from a directory that exists (a new file), not a
+    /// directory, not `/dev/null` and the like, and of redirections only those that empty
+    /// the file (`>`, `>|`, `&>`; not `>>`).
+    #[serde(default)]
+    pub clobber: Option<Clobber>,
     /// Redirection targets (globs) written to by the command, any program.
     #[serde(default)]
     pub redirect: List,
