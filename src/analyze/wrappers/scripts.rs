@@ -1070,6 +1070,44 @@ mod tests {
         assert_eq!(ex_runs("set makeprg=rm\\ x"), vec![code("rm x")]);
     }
 
+    /// Every reader takes any text: unterminated, unbalanced, multi-byte, deeply nested.
+    #[test]
+    fn readers_take_any_text() {
+        let alphabet: Vec<char> = "se/\\!|{}[]$()\"';:\n\t &#+-0é字ab=xrwgpI.*^~,"
+            .chars()
+            .collect();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut texts: Vec<String> = vec![
+            "{".repeat(5000),
+            "[".repeat(5000),
+            "$(shell ".repeat(2000),
+            "exe '".repeat(500),
+            "system('".repeat(500),
+            "s/".repeat(3000),
+            "g/x/".repeat(500),
+        ];
+        for _ in 0..3000 {
+            let len = (seed % 40) as usize;
+            let mut t = String::new();
+            for _ in 0..len {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                t.push(alphabet[(seed >> 33) as usize % alphabet.len()]);
+            }
+            texts.push(t);
+        }
+        for t in &texts {
+            let _ = (
+                sed_runs(t),
+                ex_runs(t),
+                less_runs(t),
+                tcl_runs(t),
+                make_runs(t),
+            );
+        }
+    }
+
     #[test]
     fn tcl_and_make() {
         assert_eq!(
