@@ -1,6 +1,8 @@
 //! Programs that run other commands: shells and `eval`, wrappers (`sudo`, `env`, `xargs`, …),
 //! `find -exec`, `ssh HOST CMD`, `kubectl|docker exec`, command strings that programs run
-//! for you (`GIT_SSH_COMMAND`, git `!` aliases), and interpreters' inline code.
+//! for you (`GIT_SSH_COMMAND`, git `!` aliases; the others, from make's `--eval` to sed's
+//! `e`, in `cmdstrings`, their little languages read in `scripts`), and interpreters' inline
+//! code.
 //!
 //! Each found command is analysed like a command of the line itself, with a `Via` that says
 //! how it was reached.

@@ -85,7 +85,7 @@ const DATA_PROGRAMS: &[&str] = &[
 ];
 
 /// Deleters fetched by package runners or installed: judged as `rm -rf PATH…`.
-const DELETERS: &[&str] = &["rimraf", "rmrf", "del-cli", "premove", "trash-empty-never"];
+const DELETERS: &[&str] = &["rimraf", "rmrf", "del-cli", "premove"];
 
 pub(in crate::analyze) fn handles(prog: &str) -> bool {
     DELETERS.contains(&prog)

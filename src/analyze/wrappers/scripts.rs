@@ -301,10 +301,8 @@ fn ex_line(line: &str, out: &mut Vec<Run>, depth: usize) {
             .unwrap_or(rest.len());
         let name = &rest[..name_len];
         let after = &rest[name_len..];
-        let (bang, args) = match after.strip_prefix('!') {
-            Some(a) => (true, a),
-            None => (false, after),
-        };
+        // `name!` is the forced form; it runs nothing more.
+        let args = after.strip_prefix('!').unwrap_or(after);
         let modifier = [
             ("silent", 3),
             ("unsilent", 3),
@@ -439,7 +437,6 @@ fn ex_line(line: &str, out: &mut Vec<Run>, depth: usize) {
                 }
             }
         }
-        let _ = bang;
         // Function calls anywhere in this command (`call system('…')`, `\=system(…)`).
         let end = ex_command_end(rest);
         ex_calls(&rest[..end], out);
