@@ -663,6 +663,217 @@ mod tests {
         }
     }
 
+    /// Command lines that build and archive tools run for you: make's `--eval` recipes and
+    /// `$(shell …)`, tar's `--to-command`, compressors and volume scripts, in every spelling.
+    #[test]
+    fn make_and_tar_run_the_commands_they_are_given() {
+        decides! {
+            "make --eval='wipe:; rm -rf $$HOME' wipe" => Deny;
+            "make -E 'go: ; git push --force origin HEAD' go" => Confirm;
+            "make --eval 'V := $(shell rm -rf /usr)'" => Deny;
+            "make -E 'x:;$(RM) -r $(OUT)' x" => Confirm;
+            "make SHELL='rm -rf /' all" => Deny;
+            "make -f - all <<'MK'\nall:\n\tgit clean -fdx\nMK" => Confirm;
+            "tar -xf in.tar --to-command='rm -rf /opt'" => Deny;
+            "tar -c --checkpoint=10 --checkpoint-action=exec='git reset --hard' -f o.tar ." => Confirm;
+            "tar --use-compress-program=\"bash -c 'rm -rf ~'\" -cf o.tar ." => Deny;
+            "tar -cf o.tar -I'rm -rf /' ." => Deny;
+            "tar cfI o.tar 'rm -rf /etc' src" => Deny;
+            "tar --to-comm=\"$HOOK\" -xf in.tar" => Confirm;
+            "tar -cML 100 -F 'git clean -fdx' -f o.tar ." => Confirm;
+            "make" => Allow;
+            "make -j8 test" => Allow;
+            "make --eval='show-%: ; @echo $*=$($*)' show-CFLAGS" => Allow;
+            "make SHELL=/bin/bash check" => Allow;
+            "make -f - <<'MK'\nall:\n\techo built\nMK" => Allow;
+            "tar -I 'zstd -19 -T0' -cf o.tar.zst src" => Allow;
+            "tar --use-compress-program=pigz -xf in.tgz" => Allow;
+            "tar czf o.tgz --exclude=.git ." => Allow;
+            "tar -xf in.tar -C build --strip-components=1" => Allow;
+        }
+    }
+
+    /// GNU sed's `e` command and `s///e` flag run shell commands; every other sed script,
+    /// an `e` in a regex or a word included, is data.
+    #[test]
+    fn sed_runs_only_its_e_commands() {
+        decides! {
+            "sed '3e rm -rf /usr/local' notes.txt" => Deny;
+            "sed -n -e 'p' -e '/go/e git push -f origin main' f" => Confirm;
+            "sed --expression='1e rm -rf ~' f" => Deny;
+            "sed 's/.*/rm -rf \\/etc/e' f" => Deny;
+            "sed 's/^/sh -c /e' list.txt" => Confirm;
+            "sed -n 'x;e' f" => Confirm;
+            "sed -i 's/version/release/g' Cargo.toml" => Allow;
+            "sed -ie 's/exec/run/' conf" => Allow;
+            "sed -n '/error/p' build.log" => Allow;
+            "sed '/^\\s*$/d' f" => Allow;
+            "sed -E 's/(e+)x/\\1/2;y/ea/EA/' f" => Allow;
+            "sed '/begin/,/end/{/end/!{s/e/E/;p}}' f" => Allow;
+            "sed \"s/$FROM/$TO/\" f" => Allow;
+            "sed '1i\\# generated, edit the template' f" => Allow;
+            "sed -f fixes.sed f" => Allow;
+        }
+    }
+
+    /// git's command strings beyond its configuration: submodule foreach, difftool's
+    /// external command, filter-branch filters, and the pack programs of local transports.
+    #[test]
+    fn git_runs_the_command_lines_it_is_given() {
+        decides! {
+            "git submodule foreach 'make clean; git clean -fdx'" => Confirm;
+            "git submodule foreach --recursive rm -rf /usr" => Deny;
+            "git difftool -y -x 'rm -rf ~' HEAD~1" => Deny;
+            "git difftool --extcmd='git push -f origin main'" => Confirm;
+            "git clone --upload-pack='rm -rf ~ #' ../mirror" => Deny;
+            "git -c core.fsmonitor='rm -rf ~' status" => Deny;
+            "git -c alias.sync='!git push --force origin HEAD' sync" => Confirm;
+            "GIT_EXTERNAL_DIFF='rm -rf /etc' git diff" => Deny;
+            "git submodule foreach git fetch --tags" => Allow;
+            "git submodule foreach --quiet 'echo $name'" => Allow;
+            "git difftool -x 'diff -u' HEAD~1" => Allow;
+            "git difftool --tool=meld" => Allow;
+            "git clone --depth 1 https://example.org/r.git" => Allow;
+        }
+    }
+
+    /// ssh options that hold command lines, and the transports scp, sftp and rsync start.
+    #[test]
+    fn ssh_options_and_remote_shells_are_judged() {
+        decides! {
+            "ssh -o ProxyCommand='rm -rf ~' build1" => Deny;
+            "ssh -oProxyCommand='git reset --hard' build1" => Confirm;
+            "ssh -o 'ProxyCommand rm -rf /opt' build1" => Deny;
+            "ssh -o PermitLocalCommand=yes -o LocalCommand='rm -rf ~' build1" => Deny;
+            "ssh -o KnownHostsCommand='rm -rf /etc' build1" => Deny;
+            "scp -o ProxyCommand='rm -rf ~' a.txt build1:" => Deny;
+            "rsync -e 'rm -rf ~' src/ build1:dst" => Deny;
+            "rsync -avze 'git clean -fdx' src/ build1:dst" => Confirm;
+            "rsync --rsh=\"rm -rf /opt\" a b:c" => Deny;
+            "rsync --rsync-path='rm -rf / ;' src build1:dst" => Deny;
+            "RSYNC_RSH='rm -rf ~' rsync -a src build1:dst" => Deny;
+            "ssh -o StrictHostKeyChecking=no build1 uptime" => Allow;
+            "ssh -oConnectTimeout=3 build1 df -h" => Allow;
+            "ssh -o ProxyCommand='ssh -W %h:%p jump' build1" => Allow;
+            "scp -o ProxyJump=jump a.txt build1:/tmp/" => Allow;
+            "sftp -S /usr/bin/ssh build1" => Allow;
+            "rsync -av dist/ build1:/srv/www/" => Allow;
+            "rsync -az -e 'ssh -p 2222 -i ~/.ssh/deploy' dist/ build1:www/" => Allow;
+            "rsync --rsync-path='sudo rsync' -a dist/ build1:/srv/" => Allow;
+        }
+    }
+
+    /// Tests that pick a few entries (an inode, empty ones) filter a find wherever it
+    /// starts; tests on size, owner or age filter one that starts in the project, not one
+    /// that starts in the home directory or the root.
+    #[test]
+    fn find_filters_beyond_names() {
+        decides! {
+            "find . -delete" => Confirm;
+            "find . -type f -delete" => Confirm;
+            "find ~ -size +100M -delete" => Deny;
+            "find / -user nobody -delete" => Deny;
+            "find .. -mtime +7 -delete" => Confirm;
+            "find ~ -type d -empty -delete" => Confirm;
+            "find . -ok rm -rf {} \\;" => Confirm;
+            "find /usr -okdir rm {} \\;" => Deny;
+            "find . -inum 4242 -delete" => Allow;
+            "find . -type d -empty -delete" => Allow;
+            "find . -samefile stray.o -delete" => Allow;
+            "find build -size +10M -delete" => Allow;
+            "find . -newermt '2024-05-01' -type f -delete" => Allow;
+            "find . -nouser -delete" => Allow;
+            "find . -links 2 -perm -u+x -delete" => Allow;
+        }
+    }
+
+    /// Editors and pagers told to run a shell command at start-up; their other commands
+    /// (options, moves, substitutions, saving) are silent.
+    #[test]
+    fn editors_and_pagers_run_what_their_commands_say() {
+        decides! {
+            "vim -c '!rm -rf ~' -c q" => Deny;
+            "vi -c ':silent !git push -f origin main' f" => Confirm;
+            "nvim --cmd 'call system(\"rm -rf /etc\")' f" => Deny;
+            "vim '+r !rm -rf ~' notes" => Deny;
+            "vim -c 'w !bash' f" => Confirm;
+            "vim -c 'exe \"!rm -rf ~\"' f" => Deny;
+            "vim -c \"exe g:run\" f" => Confirm;
+            "gvim -c 'g/TODO/!git clean -fdx' f" => Confirm;
+            "view -c 'set shell=rm\\ -rf\\ /usr' -c sh f" => Deny;
+            "ex -s f <<'EX'\n!rm -rf ~\nq\nEX" => Deny;
+            "less '+!rm -rf /opt' log" => Deny;
+            "less '+|a git reset --hard' log" => Confirm;
+            "vim -c 'set nu' -c 'syntax on' f" => Allow;
+            "vim +128 src/main.rs" => Allow;
+            "vim +/needle f" => Allow;
+            "vim -c '%s/old/new/g' -c wq f" => Allow;
+            "vi -c 'normal gg=G' -c x f" => Allow;
+            "vim -es -c 'g/^$/d' -c wq f" => Allow;
+            "vim -c 'w !wc -w' f" => Allow;
+            "less +G build.log" => Allow;
+            "less +F -R app.log" => Allow;
+            "less '+/panic' app.log" => Allow;
+        }
+    }
+
+    /// expect's spawn and exec, entr's command, zip's test command, parallel templates,
+    /// and the deleters package runners fetch (`rimraf`), judged as `rm -rf`.
+    #[test]
+    fn spawners_runners_and_deleters_are_seen_through() {
+        decides! {
+            "expect -c 'spawn rm -rf /etc; interact'" => Deny;
+            "expect -c 'set out [exec git push --force origin main]'" => Confirm;
+            "expect -c 'expect eof { system rm -rf ~ }'" => Deny;
+            "expect <<'TCL'\nspawn rm -rf /opt\nexpect eof\nTCL" => Deny;
+            "entr -s 'rm -rf ~' < files" => Deny;
+            "entr -r git push -f origin main" => Confirm;
+            "zip -T -TT 'rm -rf ~' out.zip a" => Deny;
+            "zip --unzip-command 'git clean -fdx' -T out.zip a" => Confirm;
+            "parallel 'rm -rf {}' ::: /usr /opt" => Deny;
+            "parallel -j2 'git push -f origin {}' ::: main dev" => Confirm;
+            "parallel 'rm -rf {}' < dirs.txt" => Confirm;
+            "rimraf ~" => Deny;
+            "npx rimraf /etc" => Deny;
+            "bunx rimraf ~/old" => Confirm;
+            "yarn dlx rimraf ." => Confirm;
+            "npx del-cli \"$HOME/cache/*\"" => Confirm;
+            "expect -c 'spawn ssh build1; expect \"$ \"; send \"uptime\\r\"; interact'" => Allow;
+            "expect deploy.exp" => Allow;
+            "entr -c cargo test < files" => Allow;
+            "entr -s 'make && ./run' < files" => Allow;
+            "zip -r out.zip src" => Allow;
+            "zip -T out.zip" => Allow;
+            "parallel gzip ::: a.log b.log" => Allow;
+            "parallel 'convert {} {.}.png' ::: a.jpg b.jpg" => Allow;
+            "npx rimraf dist coverage" => Allow;
+            "rimraf ./build" => Allow;
+            "npx del-cli 'dist/**' '!dist/keep'" => Allow;
+        }
+    }
+
+    /// Any program's option whose name says it takes a command (`--pre-command=`,
+    /// `--exec`, `--*-cmd`): judged as a command line; data-taking programs are not.
+    #[test]
+    fn options_that_take_a_command_are_judged() {
+        decides! {
+            "nodemon --exec 'rm -rf ~'" => Deny;
+            "sometool --pre-command='git push -f origin main' run" => Confirm;
+            "sometool --post-cmd 'rm -rf /etc'" => Deny;
+            "sometool --shell-command=\"$HOOK\"" => Confirm;
+            "man -P 'rm -rf ~' ls" => Deny;
+            "fd -e tmp . ~ -x rm -rf" => Confirm;
+            "nodemon --exec 'npm start'" => Allow;
+            "sometool --pre-command='make build' run" => Allow;
+            "mysql --init-command='DELETE FROM jobs' app" => Allow;
+            "echo --exec='rm -rf ~'" => Allow;
+            "grep -r -- '--pre-command=rm -rf ~' docs" => Allow;
+            "git commit -m 'add --post-cmd=rm -rf ~ docs'" => Allow;
+            "fd -e pyc -x rm" => Allow;
+            "man -P cat ls" => Allow;
+        }
+    }
+
     /// The shims version managers put on `PATH` (as rbenv 1.3 and the Go asdf write them):
     /// each names its dispatcher literally, so it passes; the dispatcher itself is a script
     /// of the tool's (see `policy::tools`).
@@ -1006,11 +1217,6 @@ mod tests {
         #[test]
         fn project_scripts_run_what_the_project_says() {
             assert_eq!(decision("npm run clean && make distclean"), Decision::Allow);
-        }
-
-        #[test]
-        fn editor_commands_are_not_read() {
-            assert_eq!(decision("vim -c '!rm -rf ~' -c q"), Decision::Allow);
         }
 
         #[test]

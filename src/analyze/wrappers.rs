@@ -1,12 +1,17 @@
 //! Programs that run other commands: shells and `eval`, wrappers (`sudo`, `env`, `xargs`, …),
 //! `find -exec`, `ssh HOST CMD`, `kubectl|docker exec`, command strings that programs run
-//! for you (`GIT_SSH_COMMAND`, git `!` aliases), and interpreters' inline code.
+//! for you (`GIT_SSH_COMMAND`, git `!` aliases; the others, from make's `--eval` to sed's
+//! `e`, in `cmdstrings`, their little languages read in `scripts`), and interpreters' inline
+//! code.
 //!
 //! Each found command is analysed like a command of the line itself, with a `Via` that says
 //! how it was reached.
 
 use super::walk::{Frame, State, Walker};
 use super::{Arg, Command, FindingKind, Stdin, Via};
+
+mod cmdstrings;
+mod scripts;
 
 /// Details of one simple command that only the walker saw.
 pub(super) struct CmdCtx<'a> {
@@ -36,6 +41,11 @@ pub(super) const COMMAND_STRING_VARS: &[&str] = &[
     "PROMPT_COMMAND",
     "BASH_ENV",
     "ENV",
+    "RSYNC_RSH",
+    "RSYNC_CONNECT_PROG",
+    "CVS_RSH",
+    "SVN_SSH",
+    "GIT_PROXY_COMMAND",
 ];
 
 /// git configuration keys whose value git runs as a command line.
@@ -617,6 +627,7 @@ pub(super) fn reads_beyond_words(prog: &str) -> bool {
         || SUBCOMMAND_WRAPPERS.iter().any(|(p, _, _)| *p == prog)
         || is_fetcher(prog)
         || is_decoder(prog)
+        || cmdstrings::handles(prog)
 }
 
 impl Walker<'_> {
@@ -644,6 +655,7 @@ impl Walker<'_> {
             "kubectl" | "oc" => return self.container_exec(cmd, frame, st, true),
             "docker" | "podman" | "nerdctl" => return self.container_exec(cmd, frame, st, false),
             "git" => return self.git_strings(cmd, frame, st),
+            p if cmdstrings::handles(p) => return self.command_strings(cmd, p, frame, st),
             "rg" => {
                 if let Some(i) = args.iter().position(|a| a.text == "--pre") {
                     if let Some(p) = args.get(i + 1) {
@@ -704,6 +716,8 @@ impl Walker<'_> {
                 return;
             }
         }
+        // Any other program: its options that say they take a command.
+        self.command_strings(cmd, &prog, frame, st);
     }
 
     /// Analyse `argv` as a command run by `outer`.
@@ -1252,17 +1266,34 @@ impl Walker<'_> {
             }
             return;
         }
-        // One run per input value, `{}` replaced or the value appended.
-        let values: Vec<Arg> = after
-            .iter()
-            .filter(|a| !a.text.starts_with(":::"))
-            .cloned()
-            .collect();
-        let values = if values.is_empty() {
-            vec![Arg::unknown()]
-        } else {
-            values
-        };
+        // One run per input value, `{}` replaced or the value appended. After `::::` the
+        // words are files the values are read from.
+        let mut values: Vec<Arg> = Vec::new();
+        let mut from_files = sep.is_some_and(|s| args[s].text == "::::");
+        for a in after {
+            match a.text.as_str() {
+                ":::" | ":::+" => from_files = false,
+                "::::" | "::::+" => from_files = true,
+                _ if from_files => values.push(Arg::unknown()),
+                _ => values.push(a.clone()),
+            }
+        }
+        if values.is_empty() {
+            values.push(Arg::unknown());
+        }
+        if let [template] = command {
+            if template
+                .text
+                .contains(|c: char| c.is_whitespace() || ";|&<>$`".contains(c))
+            {
+                // A quoted template is a shell line, values quoted into it.
+                for value in values.iter().take(16) {
+                    let code = parallel_line(template, value);
+                    self.nested_code(cmd, &code, Via::Wrapper("parallel".into()), frame, st, None);
+                }
+                return;
+            }
+        }
         for value in values.iter().take(16) {
             let mut argv = Vec::new();
             let mut used = false;
@@ -1301,10 +1332,11 @@ impl Walker<'_> {
             .collect();
         let targets = |filtered: bool| find_targets(&starts, filtered);
         let mut filtered = false;
+        let local = starts_here(&starts);
         let mut i = starts.len();
         while i < args.len() {
             let t = args[i].text.as_str();
-            if FIND_FILTERS.contains(&t) {
+            if FIND_FILTERS.contains(&t) || (local && is_local_filter(t)) {
                 filtered = true;
             }
             if matches!(t, "-exec" | "-execdir" | "-ok" | "-okdir") {
@@ -1375,8 +1407,10 @@ impl Walker<'_> {
             "-o", "-p", "-Q", "-R", "-S", "-W", "-w",
         ];
         let mut i = 0;
+        let mut opts: Vec<Arg> = Vec::new();
         while i < args.len() {
-            let t = args[i].text.as_str();
+            let a = &args[i];
+            let t = a.text.as_str();
             if t == "--" {
                 i += 1;
                 break;
@@ -1384,11 +1418,31 @@ impl Walker<'_> {
             if !t.starts_with('-') || t.len() == 1 {
                 break;
             }
-            // The last letter of a bundle may take a value: `-vp 22`.
-            let last = t.chars().last().unwrap_or('-');
-            let takes = VALUE.iter().any(|v| v.ends_with(last)) && !t.starts_with("--");
-            i += if takes { 2 } else { 1 };
+            // In a bundle, the first letter that takes a value takes the rest of the word
+            // (`-oProxyCommand=…`, `-p22`) or, last, the next word (`-vp 22`).
+            let mut takes_next = false;
+            for (j, c) in t.char_indices().skip(1) {
+                if VALUE.iter().any(|v| v.ends_with(c)) && !t.starts_with("--") {
+                    let rest = &t[j + c.len_utf8()..];
+                    let value = if rest.is_empty() {
+                        takes_next = true;
+                        args.get(i + 1).cloned()
+                    } else {
+                        Some(Arg {
+                            text: rest.to_string(),
+                            ..a.clone()
+                        })
+                    };
+                    if let (Some(v), 'o') = (value, c) {
+                        opts.push(v);
+                    }
+                    break;
+                }
+            }
+            i += if takes_next { 2 } else { 1 };
         }
+        let host_name = args.get(i).map(|h| h.text.clone());
+        self.ssh_config_options(cmd, &opts, host_name.as_deref(), frame, st);
         let Some(host) = args.get(i) else { return };
         let rest = &args[i + 1..];
         if rest.is_empty() {
@@ -1594,7 +1648,81 @@ impl Walker<'_> {
                     self.nested_argv(cmd, inner, Via::Wrapper("git bisect run".into()), frame, st);
                 }
             }
-            _ => {}
+            Some(sub) => {
+                let sub = sub.to_string();
+                self.git_subcommand(cmd, &sub, &args[i + 1..], frame, st);
+            }
+            None => {}
+        }
+    }
+
+    /// Subcommands that take a command line as an option or operands.
+    fn git_subcommand(
+        &mut self,
+        cmd: &Command,
+        sub: &str,
+        rest: &[Arg],
+        frame: &Frame,
+        st: &State,
+    ) {
+        let (long, short): (&[&str], &[&str]) = match sub {
+            "difftool" => (&["--extcmd"], &["-x"]),
+            "filter-branch" => (
+                &[
+                    "--setup",
+                    "--env-filter",
+                    "--tree-filter",
+                    "--index-filter",
+                    "--parent-filter",
+                    "--msg-filter",
+                    "--commit-filter",
+                    "--tag-name-filter",
+                ],
+                &[],
+            ),
+            // Local transports run these here (`git clone --upload-pack=CMD ./repo`).
+            "clone" => (&["--upload-pack"], &["-u"]),
+            "fetch" | "pull" | "ls-remote" => (&["--upload-pack"], &[]),
+            "push" | "send-pack" => (&["--receive-pack", "--exec"], &[]),
+            "archive" => (&["--exec"], &[]),
+            "send-email" => (
+                &["--sendmail-cmd", "--to-cmd", "--cc-cmd", "--header-cmd"],
+                &[],
+            ),
+            "grep" => (&["--open-files-in-pager"], &[]),
+            "submodule" => {
+                let Some(f) = rest.iter().position(|a| a.text == "foreach") else {
+                    return;
+                };
+                let start = f
+                    + 1
+                    + rest[f + 1..]
+                        .iter()
+                        .take_while(|a| a.text.starts_with('-'))
+                        .count();
+                if start < rest.len() {
+                    let code = Arg::joined(&rest[start..]);
+                    let via = Via::CommandString("git submodule foreach".into());
+                    self.nested_code(cmd, &code, via, frame, st, None);
+                }
+                return;
+            }
+            _ => return,
+        };
+        let mut values = cmdstrings::option_values(rest, long, short);
+        if sub == "grep" {
+            // `-O` takes its value glued only (alone it means the pager).
+            values.extend(rest.iter().filter_map(|a| {
+                let v = a.text.strip_prefix("-O").filter(|v| !v.is_empty())?;
+                Some(Arg {
+                    text: v.to_string(),
+                    ..a.clone()
+                })
+            }));
+        }
+        for v in values {
+            let via = Via::CommandString(format!("git {sub}"));
+            self.nested_code(cmd, &v, via, frame, st, None);
         }
     }
 
@@ -1620,9 +1748,55 @@ impl Walker<'_> {
     }
 }
 
-/// find tests that narrow what a find reaches to entries chosen by name or path.
+/// GNU parallel's command line for one value: `{}` is the value, shell-quoted; the other
+/// replacement strings (`{.}`, `{/}`, `{1}`, …) are parts of it, known only when it runs.
+fn parallel_line(template: &Arg, value: &Arg) -> Arg {
+    const UNKNOWN: &str = "${__parallel_value__}";
+    let quoted = if value.dynamic {
+        UNKNOWN.to_string()
+    } else {
+        shlex::try_quote(&value.text)
+            .map(|q| q.into_owned())
+            .unwrap_or_else(|_| UNKNOWN.to_string())
+    };
+    let t = &template.text;
+    let mut line = String::new();
+    let mut used = false;
+    let mut rest = t.as_str();
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').map(|c| open + c);
+        let Some(close) = close else { break };
+        let inner = &rest[open + 1..close];
+        let replacement = inner.is_empty()
+            || inner
+                .chars()
+                .all(|c| c.is_ascii_digit() || "./#%".contains(c));
+        line.push_str(&rest[..open]);
+        if !replacement {
+            line.push_str(&rest[open..=close]);
+        } else if inner.is_empty() {
+            line.push_str(&quoted);
+        } else {
+            line.push_str(UNKNOWN);
+        }
+        used |= replacement;
+        rest = &rest[close + 1..];
+    }
+    line.push_str(rest);
+    if !used {
+        line.push(' ');
+        line.push_str(&quoted);
+    }
+    Arg {
+        text: line,
+        dynamic: template.dynamic,
+        glob: false,
+        quoted: true,
+    }
+}
+
 /// Whether `argv` runs a program that deletes the files it is given.
-fn is_remover(argv: &[Arg]) -> bool {
+pub(super) fn is_remover(argv: &[Arg]) -> bool {
     argv.first()
         .is_some_and(|p| matches!(p.text.rsplit('/').next(), Some("rm" | "unlink" | "shred")))
 }
@@ -1635,13 +1809,25 @@ pub(super) fn find_reaches(args: &[Arg]) -> Vec<Arg> {
         .iter()
         .take_while(|a| !(a.text.starts_with('-') || a.text == "(" || a.text == "!") || a.dynamic)
         .collect();
-    let filtered = args.iter().any(|a| FIND_FILTERS.contains(&a.text.as_str()));
+    let local = starts_here(&starts);
+    let filtered = args
+        .iter()
+        .any(|a| FIND_FILTERS.contains(&a.text.as_str()) || (local && is_local_filter(&a.text)));
     find_targets(&starts, filtered)
+}
+
+/// Whether every place a find starts from is the working directory or below it (`.`,
+/// `src`): there, a test on what an entry is (its size, owner, age) leaves the project's
+/// tree itself alone, while in the home directory or a system one it may reach everything.
+fn starts_here(starts: &[&Arg]) -> bool {
+    starts
+        .iter()
+        .all(|s| !s.dynamic && !s.text.starts_with('/') && !s.text.split('/').any(|c| c == ".."))
 }
 
 /// What `find` from `starts` hands on: each START itself, or, `filtered` by a name or path
 /// test, only entries below it; unknown when a START is only known at run time.
-fn find_targets(starts: &[&Arg], filtered: bool) -> Vec<Arg> {
+pub(super) fn find_targets(starts: &[&Arg], filtered: bool) -> Vec<Arg> {
     let target = |s: Option<&Arg>| -> Arg {
         match s {
             Some(s) if s.dynamic => Arg::unknown(),
@@ -1662,6 +1848,8 @@ fn find_targets(starts: &[&Arg], filtered: bool) -> Vec<Arg> {
     }
 }
 
+/// find tests that narrow what a find reaches to a few chosen entries, wherever it starts: by
+/// name or path, one inode, empty files and directories.
 const FIND_FILTERS: &[&str] = &[
     "-name",
     "-iname",
@@ -1671,6 +1859,23 @@ const FIND_FILTERS: &[&str] = &[
     "-iregex",
     "-wholename",
     "-iwholename",
+    "-lname",
+    "-ilname",
+    "-inum",
+    "-samefile",
+    "-empty",
+];
+
+/// A find test on what an entry is, which filters a find that starts in the working
+/// directory (see `starts_here`).
+fn is_local_filter(test: &str) -> bool {
+    FIND_LOCAL_FILTERS.contains(&test) || (test.starts_with("-newer") && test.len() == 8)
+}
+
+const FIND_LOCAL_FILTERS: &[&str] = &[
+    "-links", "-size", "-user", "-group", "-uid", "-gid", "-nouser", "-nogroup", "-perm", "-newer",
+    "-anewer", "-cnewer", "-mtime", "-mmin", "-atime", "-amin", "-ctime", "-cmin", "-used",
+    "-fstype", "-context",
 ];
 
 /// How many words a find primary takes after itself.
