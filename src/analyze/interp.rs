@@ -336,26 +336,11 @@ enum Found {
 
 /// Words without which code can do none of what this module looks for: code with none of
 /// them (`print(1)`) is not scanned at all, and the regexes are not even compiled.
+#[rustfmt::skip]
 const NEEDLES: &[&str] = &[
-    "system",
-    "exec",
-    "spawn",
-    "open",
-    "rm",
-    "unlink",
-    "remove",
-    "delete",
-    "write",
-    "shell",
-    "passthru",
-    "run",
-    "call",
-    "getoutput",
-    "Command",
-    "`",
-    "qx",
-    "%x",
-    "Popen",
+    "system", "exec", "spawn", "open", "rm", "unlink", "remove", "delete", "write", "Write",
+    "shell", "passthru", "run", "call", "getoutput", "Command", "`", "qx", "%x", "Popen",
+    "file_put", "copyFile", "rimraf", "emptyDir", "eval",
 ];
 
 fn calls() -> &'static Regex {
@@ -372,7 +357,7 @@ fn calls() -> &'static Regex {
             | (?:child_process|cp|\)|proc|childProcess)\.(?:execSync|exec|spawnSync|spawn|execFileSync|execFile)
             | \bexecSync | \bspawnSync | \bexecFileSync | \bexecFile
             | \b(?:fs|fsp|fsPromises|fse|fsExtra)(?:\.promises)?\.(?:rmSync|rm|rmdirSync|rmdir|unlinkSync|unlink|removeSync|remove|emptyDirSync|emptyDir|writeFileSync|writeFile|createWriteStream|copyFileSync|copyFile)
-            | \)\.(?:rmSync|rmdirSync|unlinkSync|removeSync|writeFileSync|rm|unlink|writeFile|rmdir)
+            | \)\.(?:rmSync|rmdirSync|unlinkSync|removeSync|writeFileSync|rm|unlink|writeFile|rmdir|createWriteStream|copyFileSync)
             | \brimraf(?:\.sync|Sync)?
             | Deno\.(?:removeSync|remove|writeTextFileSync|writeTextFile|writeFileSync|writeFile|run|Command)
             | Bun\.(?:spawnSync|spawn|write)
@@ -669,10 +654,7 @@ fn scan_in(env: &mut Env, nested: u8, out: &mut Vec<Found>) {
                 || (matches!(lang, Lang::Ruby | Lang::Perl)
                     && qualified
                     && args.starts_with(|c: char| c.is_ascii_alphabetic()));
-            if !ok
-                || !matches!(lang, Lang::Ruby | Lang::Perl | Lang::Php | Lang::Lua)
-                    && !args.starts_with(['\'', '"'])
-            {
+            if !ok || !matches!(lang, Lang::Ruby | Lang::Perl | Lang::Php | Lang::Lua) {
                 continue;
             }
         }
@@ -742,9 +724,7 @@ fn scan_in(env: &mut Env, nested: u8, out: &mut Vec<Found>) {
                     // qx interpolates like a double-quoted string.
                     env.eval(&quoted, 0).str()
                 } else if s.contains("#{") || s.contains("${") {
-                    env.eval(&quoted.replace("#{", "${"), 0)
-                        .str()
-                        .filter(|_| lang != Lang::Ruby)
+                    env.eval(&quoted, 0).str()
                 } else {
                     Some(s.to_string())
                 };
@@ -1244,6 +1224,11 @@ mod tests {
             (Node, "const m = /a/.exec(s); console.log(`x ${m}`)", vec![]),
             (Node, "await $`rm -rf /srv`", vec![shell("rm -rf /srv")]),
             (Python, "db.open('x', 'w')", vec![]),
+            (Php, "file_put_contents('/etc/hosts', 'x');", vec![write("/etc/hosts")]),
+            (Node, "require('fs').createWriteStream('/etc/passwd')", vec![write("/etc/passwd")]),
+            (Ruby, "x = `rm -rf #{Dir.home}`", vec![shell("rm -rf /h")]),
+            (Node, "const rimraf = require('rimraf')", vec![]),
+            (Node, "fs.rmSync(path.join(__dirname, 'dist'), {recursive: true})", vec![del("./dist", true)]),
         ];
         let mut wrong = Vec::new();
         for (lang, code, want) in cases {

@@ -486,6 +486,8 @@ impl<'c> Env<'c> {
                     "Dir.tmpdir" => Val::Str(self.tmp.clone()),
                     "Dir.pwd" => Val::Str(".".into()),
                     "sys.executable" => Val::Str("python3".into()),
+                    // Code given with -e or on stdin runs as if from the working directory.
+                    "__dirname" if self.lang == Lang::Node => Val::Str(".".into()),
                     "process.execPath" => Val::Str("node".into()),
                     "$^X" => Val::Str("perl".into()),
                     _ => Val::Unknown,
@@ -582,6 +584,12 @@ impl<'c> Env<'c> {
             "c" | "list" if self.lang == Lang::R => {
                 let args = self.args(parts, depth);
                 Val::List(args.into_iter().map(Val::str).collect())
+            }
+            "os.path.dirname" | "path.dirname" | "File.dirname" | "dirname" => {
+                match self.args(parts, depth).first() {
+                    Some(v @ Val::Str(_)) => self.property(v.clone(), "parent"),
+                    _ => Val::Unknown,
+                }
             }
             "paste0" => {
                 let args = self.args(parts, depth);
