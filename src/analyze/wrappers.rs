@@ -687,7 +687,7 @@ impl Walker<'_> {
             _ => {}
         }
         if super::interp::is_interpreter(&prog) {
-            return self.interpreter(cmd, &prog, frame, st);
+            return self.interpreter(cmd, &prog, cx, frame, st);
         }
         if let Some(spec) = WRAPPERS.iter().find(|w| w.names.contains(&prog.as_str())) {
             return self.wrapper(cmd, spec, frame, st);
@@ -853,7 +853,7 @@ impl Walker<'_> {
     }
 
     /// A file operand filled by `<(…)`: the code is whatever that list prints.
-    fn procsub_code(
+    pub(super) fn procsub_code(
         &mut self,
         cmd: &Command,
         cx: &CmdCtx,
