@@ -556,6 +556,29 @@ mod tests {
         }
     }
 
+    /// Shell features that build or hide a command: brace expansion, arithmetic around a
+    /// substitution, `select`, a trailing backslash.
+    #[test]
+    fn shell_features_are_read_as_bash_reads_them() {
+        decides! {
+            "{git,reset,--hard}" => Confirm;
+            "{rm,-rf,/var/lib/pgsql}" => Deny;
+            "rm -rf {src,~}" => Deny;
+            "rm -rf ./{src,~}" => Allow;
+            "rm -r{,f} ~" => Deny;
+            "rm -rf build/{a,b}" => Allow;
+            "mkdir -p out/{1..3}/{x,y}" => Allow;
+            "echo '{rm,-rf,/}'" => Allow;
+            "echo $(( $(stat -c %Y f) / 3600 ))" => Allow;
+            "n=$(( $(git rev-list --count HEAD) + 1 ))" => Allow;
+            "echo $(( $(git clean -fdx) + 1 ))" => Confirm;
+            "select f in *.log; do tail \"$f\"; break; done" => Allow;
+            "select f in a b; do git push -f origin main; done" => Confirm;
+            "ls -la \\" => Allow;
+            "git clean -fdx \\" => Confirm;
+        }
+    }
+
     #[test]
     fn agent_scaffolding_is_seen_through_and_silent() {
         decides! {

@@ -171,17 +171,18 @@ impl<'a> Walker<'a> {
             self.complex(frame, "nested more deeply than shellguard analyses");
             return;
         }
-        let mut parser =
-            brush_parser::Parser::new(std::io::Cursor::new(src.as_bytes()), &self.options);
-        let program = match parser.parse_program() {
-            Ok(p) => p,
+        let repaired;
+        let (src, program) = match self.parse(src) {
+            Ok(p) => (src, p),
             Err(e) => {
-                self.finding(
-                    FindingKind::ParseError,
-                    frame.fallback.clone(),
-                    e.to_string(),
-                );
-                return;
+                repaired = super::recover::repaired(src);
+                match repaired.as_deref().map(|r| (r, self.parse(r))) {
+                    Some((r, Ok(p))) => (r, p),
+                    _ => {
+                        self.finding(FindingKind::ParseError, frame.fallback.clone(), e);
+                        return;
+                    }
+                }
             }
         };
         let src_ref = Src::new(src);
@@ -189,6 +190,12 @@ impl<'a> Walker<'a> {
         for cc in &program.complete_commands {
             self.compound_list(cc, &src_ref, frame, st);
         }
+    }
+
+    fn parse(&self, src: &str) -> Result<ast::Program, String> {
+        brush_parser::Parser::new(std::io::Cursor::new(src.as_bytes()), &self.options)
+            .parse_program()
+            .map_err(|e| e.to_string())
     }
 
     /// Text the parser is known to read wrongly (parser.md) is reported, not trusted.
@@ -524,7 +531,7 @@ impl<'a> Walker<'a> {
                 cwd: st.cwd.as_deref(),
                 options: &self.options,
             };
-            let subs = e.expand(&format!("\"{expr}\"")).substitutions;
+            let subs = e.substitutions_in(expr);
             let within = src.byte_range(loc, frame);
             for s in subs {
                 let f = self.sub_frame(frame, &s.code, within.clone(), Via::Substitution);
@@ -538,10 +545,46 @@ impl<'a> Walker<'a> {
     fn words(&mut self, ws: &[ast::Word], src: &Src, frame: &Frame, st: &mut State) -> Vec<Arg> {
         let mut out = Vec::new();
         for w in ws {
-            let (args, _) = self.word(w, src, frame, st);
+            let (args, _) = self.argv_word(w, src, frame, st);
             out.extend(args);
         }
         out
+    }
+
+    /// A word of a command's argv or a `for` list: brace expansion first (`{rm,-rf,x}` is
+    /// three words), then each result as `word` makes it.
+    fn argv_word(
+        &mut self,
+        w: &ast::Word,
+        src: &Src,
+        frame: &Frame,
+        st: &mut State,
+    ) -> (Vec<Arg>, Vec<String>) {
+        match super::braces::expand(&w.value) {
+            super::braces::Braces::None => self.word(w, src, frame, st),
+            super::braces::Braces::TooMany => {
+                let (_, codes) = self.word(w, src, frame, st);
+                (vec![Arg::unknown()], codes)
+            }
+            super::braces::Braces::Words(alts) => {
+                let mut args = Vec::new();
+                let mut codes: Vec<String> = Vec::new();
+                for alt in alts {
+                    let one = ast::Word {
+                        value: alt,
+                        loc: w.loc.clone(),
+                    };
+                    let (a, c) = self.word_once(&one, src, frame, st, &codes);
+                    args.extend(a);
+                    for code in c {
+                        if !codes.contains(&code) {
+                            codes.push(code);
+                        }
+                    }
+                }
+                (args, codes)
+            }
+        }
     }
 
     /// One word: its argv words, and the code of the substitutions in it.
@@ -551,6 +594,19 @@ impl<'a> Walker<'a> {
         src: &Src,
         frame: &Frame,
         st: &mut State,
+    ) -> (Vec<Arg>, Vec<String>) {
+        self.word_once(w, src, frame, st, &[])
+    }
+
+    /// `word`, leaving out the substitutions in `done` (already analysed for a word that
+    /// brace expansion repeats).
+    fn word_once(
+        &mut self,
+        w: &ast::Word,
+        src: &Src,
+        frame: &Frame,
+        st: &mut State,
+        done: &[String],
     ) -> (Vec<Arg>, Vec<String>) {
         let e = Expander {
             scope: &st.scope,
@@ -566,6 +622,10 @@ impl<'a> Walker<'a> {
             .unwrap_or(frame.fallback.clone());
         let mut codes = Vec::new();
         for s in x.substitutions {
+            if done.contains(&s.code) {
+                codes.push(s.code);
+                continue;
+            }
             let f = self.sub_frame(frame, &s.code, within.clone(), Via::Substitution);
             let mut sub = st.clone();
             self.text(&s.code, &f, &mut sub);
@@ -753,7 +813,7 @@ impl<'a> Walker<'a> {
                     if let Some(l) = &w.loc {
                         widen(src.byte_range(l, frame), &mut span);
                     }
-                    let (args, subs) = self.word(w, src, frame, st);
+                    let (args, subs) = self.argv_word(w, src, frame, st);
                     for a in args {
                         argv.push(a);
                         arg_subs.push(subs.clone());

@@ -124,6 +124,23 @@ impl Expander<'_> {
         e
     }
 
+    /// The command substitutions inside arithmetic or other text where only `$…` and
+    /// `` `…` `` are special. Text that does not parse is kept whole, to be analysed as code.
+    pub fn substitutions_in(&self, text: &str) -> Vec<Substitution> {
+        match brush_parser::word::parse_heredoc(text, self.options) {
+            Ok(pieces) => {
+                let mut out = Builder::default();
+                for p in &pieces {
+                    self.piece(&p.piece, true, &mut out);
+                }
+                out.subs
+            }
+            Err(_) => vec![Substitution {
+                code: text.to_owned(),
+            }],
+        }
+    }
+
     fn piece(&self, piece: &WordPiece, quoted: bool, out: &mut Builder) {
         out.touched = true;
         match piece {
@@ -185,11 +202,9 @@ impl Expander<'_> {
             }
             WordPiece::ArithmeticExpression(e) => {
                 out.cur.dynamic = true;
-                // `$(( $(cmd) ))` runs cmd.
+                // `$(( $(cmd) / 60 ))` runs cmd; the rest is arithmetic, not a command line.
                 if e.value.contains("$(") || e.value.contains('`') {
-                    out.subs.push(Substitution {
-                        code: e.value.clone(),
-                    });
+                    out.subs.extend(self.substitutions_in(&e.value));
                 }
             }
         }
