@@ -576,6 +576,35 @@ mod tests {
             "select f in a b; do git push -f origin main; done" => Confirm;
             "ls -la \\" => Allow;
             "git clean -fdx \\" => Confirm;
+            // A script read from standard input by `.`/`source`, and the positional
+            // parameters a shell reading its input is given.
+            ". /dev/stdin <<'EOF'\ngit clean -fdx\nEOF" => Confirm;
+            "source /dev/fd/0 <<< 'rm -rf /opt'" => Deny;
+            "printf 'git stash clear\\n' | . /dev/stdin" => Confirm;
+            ". /dev/stdin <<< 'ls -la'" => Allow;
+            "bash -s -- /srv/www <<'EOF'\nrm -rf \"$1\"\nEOF" => Confirm;
+            "sh -s ~/.config <<< 'rm -rf \"$1\"'" => Confirm;
+            "bash -s -- out <<'EOF'\nrm -rf \"$1\"\nEOF" => Allow;
+            "sh -s \"$TARGET\" <<< 'rm -rf \"$1\"'" => Confirm;
+        }
+    }
+
+    /// A `for` loop's body is judged once per value it takes: a few words, or one path per
+    /// glob (below the glob's literal part, wherever the body `cd`s).
+    #[test]
+    fn loops_are_judged_per_value() {
+        decides! {
+            "for d in crates/*; do (cd \"$d\" && rm -rf target); done" => Allow;
+            "for d in libs/*/; do rm -rf \"$d/build\"; done" => Allow;
+            "for t in build out; do rm -rf \"$t\"; done" => Allow;
+            "for d in crates/*; do cd \"$d\"; rm -rf ..; done" => Allow;
+            "for t in build /var/lib; do rm -rf \"$t\"; done" => Deny;
+            "for t in out ~/Music; do rm -rf $t; done" => Confirm;
+            "for d in *; do rm -rf \"$d\"; done" => Confirm;
+            "for d in crates/*; do cd \"$d\"; rm -rf ../..; done" => Confirm;
+            "for d in .*; do rm -rf \"$d\"; done" => Confirm;
+            "for d in crates/*; do rm -rf $d; done" => Confirm;
+            "for d in a b c d e f g h i; do rm -rf \"$d\"; done" => Confirm;
         }
     }
 

@@ -441,13 +441,33 @@ impl<'a> Walker<'a> {
                 if let Some(ws) = &f.values {
                     values = self.words(ws, src, frame, st);
                 }
-                // The loop variable takes each value; known only when there is one.
-                let v = match values.as_slice() {
-                    [one] if !one.dynamic && !one.glob => Value::Known(one.text.clone()),
-                    _ => Value::Unknown,
+                // The body is walked once for each value it can take (a few literal words,
+                // or one path per glob), so `for d in build dist` or `for p in pkgs/*` judge
+                // each path; past that, the variable is unknown.
+                let each: Option<Vec<Value>> = (!values.is_empty()
+                    && values.len() <= MAX_LOOP_VALUES)
+                    .then(|| values.iter().map(loop_value).collect())
+                    .flatten();
+                let Some(each) = each else {
+                    st.scope
+                        .assigned
+                        .insert(f.variable_name.clone(), Value::Unknown);
+                    self.loop_body(&f.body.list, src, frame, st);
+                    return;
                 };
-                st.scope.assigned.insert(f.variable_name.clone(), v);
-                self.loop_body(&f.body.list, src, frame, st);
+                let before = st.clone();
+                let start = self.out.commands.len();
+                for (i, v) in each.into_iter().enumerate() {
+                    let mut branch = before.clone();
+                    branch.scope.assigned.insert(f.variable_name.clone(), v);
+                    self.loop_body(&f.body.list, src, frame, &mut branch);
+                    if i == 0 {
+                        *st = branch;
+                    } else {
+                        merge(st, &branch);
+                    }
+                }
+                self.dedup_from(start);
             }
             C::CaseClause(c) => {
                 self.words(std::slice::from_ref(&c.value), src, frame, st);
@@ -504,6 +524,18 @@ impl<'a> Walker<'a> {
         for c in &mut self.out.commands[start..] {
             if c.stdin == Stdin::Inherited {
                 c.stdin = stdin.clone();
+            }
+        }
+    }
+
+    /// The same command found twice (a loop walked once per value) is one command to judge.
+    fn dedup_from(&mut self, start: usize) {
+        let mut i = start;
+        while i < self.out.commands.len() {
+            if self.out.commands[start..i].contains(&self.out.commands[i]) {
+                self.out.commands.remove(i);
+            } else {
+                i += 1;
             }
         }
     }
@@ -1047,6 +1079,11 @@ impl<'a> Walker<'a> {
                 st.cwd = match operands.first() {
                     None if prog == "cd" => self.ctx.vars.get("HOME").map(PathBuf::from),
                     None => None,
+                    // `cd "$d"` in `for d in pkgs/*`: one directory below pkgs/ (the quoted
+                    // word cannot split; an unquoted glob could match several and fail).
+                    Some(a) if a.glob && a.quoted && !a.dynamic && one_path_pattern(&a.text) => {
+                        super::paths::resolve(&a.text, st.cwd.as_deref())
+                    }
                     Some(a) if a.dynamic || a.glob || a.text == "-" || a.text.starts_with('+') => {
                         None
                     }
@@ -1171,6 +1208,29 @@ fn names_a_variable(word: &str) -> bool {
 }
 
 /// After a branch that may or may not run, what it changed is no longer known.
+/// Values of a `for` list walked one by one; more than this and the variable is unknown.
+const MAX_LOOP_VALUES: usize = 8;
+
+/// What a `for` variable holds for one word of its list, or `None` when it cannot be told.
+fn loop_value(a: &Arg) -> Option<Value> {
+    if a.dynamic {
+        return None;
+    }
+    if !a.glob {
+        return Some(Value::Known(a.text.clone()));
+    }
+    one_path_pattern(&a.text).then(|| Value::OneOf(a.text.clone()))
+}
+
+/// A glob whose every match is a path below its literal part: no `..`, no component that
+/// could match a dot-name, nothing that brace expansion could still turn into `..`.
+pub(super) fn one_path_pattern(p: &str) -> bool {
+    !p.contains(['{', '}'])
+        && p.split('/').all(|c| {
+            c != ".." && !(c.contains(['*', '?', '[']) && (c.starts_with('.') || c.contains('[')))
+        })
+}
+
 fn merge(st: &mut State, branch: &State) {
     if st.cwd != branch.cwd {
         st.cwd = None;

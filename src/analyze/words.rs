@@ -12,6 +12,9 @@ use super::Arg;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Value {
     Known(String),
+    /// One path matching this glob pattern (a `for` variable over `dir/*`): quoted, it is one
+    /// word in the pattern's place; unquoted, the matched name may split into any words.
+    OneOf(String),
     /// Set to something that cannot be known here.
     Unknown,
 }
@@ -256,6 +259,10 @@ impl Expander<'_> {
         match param {
             Parameter::Named(name) => match self.lookup(name) {
                 Some(Value::Known(v)) => out.push_value(&v, quoted),
+                Some(Value::OneOf(p)) if quoted => {
+                    out.cur.text.push_str(&p);
+                    out.cur.glob = true;
+                }
                 _ => out.cur.dynamic = true,
             },
             Parameter::Positional(0) => match &self.scope.arg0 {
