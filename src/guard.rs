@@ -586,6 +586,14 @@ mod tests {
             "sh -s ~/.config <<< 'rm -rf \"$1\"'" => Confirm;
             "bash -s -- out <<'EOF'\nrm -rf \"$1\"\nEOF" => Allow;
             "sh -s \"$TARGET\" <<< 'rm -rf \"$1\"'" => Confirm;
+            // Aliases defined earlier in the text are judged by what they expand to.
+            "shopt -s expand_aliases\nalias clean='rm -rf'\nclean ~/.cache/x" => Confirm;
+            "alias up='git push --force'; up origin main" => Confirm;
+            "alias wipe='rm -rf /'; if true; then :; fi; wipe" => Deny;
+            "alias ll='ls -la'; ll src" => Allow;
+            "alias rm='rm -i'; rm notes.txt" => Allow;
+            "alias r=\"$CMD\"; r" => Confirm;
+            "alias loop=loop; loop" => Allow;
         }
     }
 

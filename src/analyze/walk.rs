@@ -31,6 +31,8 @@ pub(super) struct State {
     pub cwd: Option<PathBuf>,
     pub scope: Scope,
     dirstack: Vec<Option<PathBuf>>,
+    /// Aliases defined earlier in the text: the name and its value (`None`: not known here).
+    aliases: Vec<(String, Option<String>)>,
 }
 
 /// What a command writes on its standard output, as far as the next command in a pipe cares.
@@ -80,6 +82,7 @@ pub(super) fn analyze_top(text: &str, ctx: &Context) -> Analysis {
             positional: Some(ctx.positional.clone()),
         },
         dirstack: Vec::new(),
+        aliases: Vec::new(),
     };
     let frame = Frame {
         base: Some(0),
@@ -964,8 +967,50 @@ impl<'a> Walker<'a> {
             };
             self.unwrap(&c, &ctx, frame, st);
             self.runner_call(&c, frame, st);
+            self.alias_call(&c, name_word, frame, st);
         }
         output
+    }
+
+    /// A command named by an alias defined earlier in the text is judged by what the alias
+    /// says as well as by its name: bash expands it when aliases are on (an interactive
+    /// shell, `shopt -s expand_aliases`), which the text itself may arrange.
+    fn alias_call(&mut self, cmd: &Command, name_word: &str, frame: &Frame, st: &State) {
+        let Some(name) = cmd.program() else { return };
+        // A quoted or escaped name is never an alias.
+        if name_word != name {
+            return;
+        }
+        let Some((_, value)) = st.aliases.iter().rev().find(|(n, _)| n == name) else {
+            return;
+        };
+        let Some(value) = value.clone() else {
+            self.finding(
+                FindingKind::DynamicProgram,
+                cmd.span.clone(),
+                format!("the alias `{name}` is only known when the line runs"),
+            );
+            return;
+        };
+        let mut text = value;
+        for a in cmd.args() {
+            text.push(' ');
+            if a.dynamic {
+                text.push_str("\"${__shellguard_unknown}\"");
+            } else {
+                text.push_str(&shlex::try_quote(&a.text).unwrap_or_default());
+            }
+        }
+        let f = self.sub_frame(
+            frame,
+            &text,
+            cmd.span.clone(),
+            Via::CommandString(format!("alias {name}")),
+        );
+        let mut sub = st.clone();
+        // bash does not expand an alias inside its own expansion.
+        sub.aliases.retain(|(n, _)| n != name);
+        self.text(&text, &f, &mut sub);
     }
 
     /// A call to a function that runs its arguments: judged by what it runs.
@@ -1092,6 +1137,21 @@ impl<'a> Walker<'a> {
                 if prog == "pushd" {
                     st.dirstack.push(old);
                 }
+            }
+            "alias" => {
+                for a in args.iter().filter(|a| !a.text.starts_with('-')) {
+                    if let Some((name, value)) = a.text.split_once('=') {
+                        let value = (!a.dynamic).then(|| value.to_string());
+                        st.aliases.push((name.to_string(), value));
+                    }
+                }
+            }
+            "unalias" => {
+                if args.iter().any(|a| a.text == "-a") {
+                    st.aliases.clear();
+                }
+                st.aliases
+                    .retain(|(n, _)| !args.iter().any(|a| a.dynamic || a.text == *n));
             }
             "popd" => {
                 st.cwd = st.dirstack.pop().flatten();
@@ -1242,6 +1302,12 @@ fn merge(st: &mut State, branch: &State) {
     }
     if st.scope.positional != branch.scope.positional {
         st.scope.positional = None;
+    }
+    // An alias defined on either path may be in force after.
+    for a in &branch.aliases {
+        if !st.aliases.contains(a) {
+            st.aliases.push(a.clone());
+        }
     }
 }
 
