@@ -556,6 +556,66 @@ mod tests {
         }
     }
 
+    /// Shell features that build or hide a command: brace expansion, arithmetic around a
+    /// substitution, `select`, a trailing backslash.
+    #[test]
+    fn shell_features_are_read_as_bash_reads_them() {
+        decides! {
+            "{git,reset,--hard}" => Confirm;
+            "{rm,-rf,/var/lib/pgsql}" => Deny;
+            "rm -rf {src,~}" => Deny;
+            "rm -rf ./{src,~}" => Allow;
+            "rm -r{,f} ~" => Deny;
+            "rm -rf build/{a,b}" => Allow;
+            "mkdir -p out/{1..3}/{x,y}" => Allow;
+            "echo '{rm,-rf,/}'" => Allow;
+            "echo $(( $(stat -c %Y f) / 3600 ))" => Allow;
+            "n=$(( $(git rev-list --count HEAD) + 1 ))" => Allow;
+            "echo $(( $(git clean -fdx) + 1 ))" => Confirm;
+            "select f in *.log; do tail \"$f\"; break; done" => Allow;
+            "select f in a b; do git push -f origin main; done" => Confirm;
+            "ls -la \\" => Allow;
+            "git clean -fdx \\" => Confirm;
+            // A script read from standard input by `.`/`source`, and the positional
+            // parameters a shell reading its input is given.
+            ". /dev/stdin <<'EOF'\ngit clean -fdx\nEOF" => Confirm;
+            "source /dev/fd/0 <<< 'rm -rf /opt'" => Deny;
+            "printf 'git stash clear\\n' | . /dev/stdin" => Confirm;
+            ". /dev/stdin <<< 'ls -la'" => Allow;
+            "bash -s -- /srv/www <<'EOF'\nrm -rf \"$1\"\nEOF" => Confirm;
+            "sh -s ~/.config <<< 'rm -rf \"$1\"'" => Confirm;
+            "bash -s -- out <<'EOF'\nrm -rf \"$1\"\nEOF" => Allow;
+            "sh -s \"$TARGET\" <<< 'rm -rf \"$1\"'" => Confirm;
+            // Aliases defined earlier in the text are judged by what they expand to.
+            "shopt -s expand_aliases\nalias clean='rm -rf'\nclean ~/.cache/x" => Confirm;
+            "alias up='git push --force'; up origin main" => Confirm;
+            "alias wipe='rm -rf /'; if true; then :; fi; wipe" => Deny;
+            "alias ll='ls -la'; ll src" => Allow;
+            "alias rm='rm -i'; rm notes.txt" => Allow;
+            "alias r=\"$CMD\"; r" => Confirm;
+            "alias loop=loop; loop" => Allow;
+        }
+    }
+
+    /// A `for` loop's body is judged once per value it takes: a few words, or one path per
+    /// glob (below the glob's literal part, wherever the body `cd`s).
+    #[test]
+    fn loops_are_judged_per_value() {
+        decides! {
+            "for d in crates/*; do (cd \"$d\" && rm -rf target); done" => Allow;
+            "for d in libs/*/; do rm -rf \"$d/build\"; done" => Allow;
+            "for t in build out; do rm -rf \"$t\"; done" => Allow;
+            "for d in crates/*; do cd \"$d\"; rm -rf ..; done" => Allow;
+            "for t in build /var/lib; do rm -rf \"$t\"; done" => Deny;
+            "for t in out ~/Music; do rm -rf $t; done" => Confirm;
+            "for d in *; do rm -rf \"$d\"; done" => Confirm;
+            "for d in crates/*; do cd \"$d\"; rm -rf ../..; done" => Confirm;
+            "for d in .*; do rm -rf \"$d\"; done" => Confirm;
+            "for d in crates/*; do rm -rf $d; done" => Confirm;
+            "for d in a b c d e f g h i; do rm -rf \"$d\"; done" => Confirm;
+        }
+    }
+
     #[test]
     fn agent_scaffolding_is_seen_through_and_silent() {
         decides! {

@@ -7,9 +7,11 @@
 //! each word unquoted and its dynamic parts marked, and the findings that make a line
 //! unknowable (a command name from a variable, input that does not parse).
 
+mod braces;
 mod interp;
 mod limits;
 pub mod paths;
+mod recover;
 mod walk;
 mod words;
 mod wrappers;

@@ -31,6 +31,8 @@ pub(super) struct State {
     pub cwd: Option<PathBuf>,
     pub scope: Scope,
     dirstack: Vec<Option<PathBuf>>,
+    /// Aliases defined earlier in the text: the name and its value (`None`: not known here).
+    aliases: Vec<(String, Option<String>)>,
 }
 
 /// What a command writes on its standard output, as far as the next command in a pipe cares.
@@ -80,6 +82,7 @@ pub(super) fn analyze_top(text: &str, ctx: &Context) -> Analysis {
             positional: Some(ctx.positional.clone()),
         },
         dirstack: Vec::new(),
+        aliases: Vec::new(),
     };
     let frame = Frame {
         base: Some(0),
@@ -171,17 +174,18 @@ impl<'a> Walker<'a> {
             self.complex(frame, "nested more deeply than shellguard analyses");
             return;
         }
-        let mut parser =
-            brush_parser::Parser::new(std::io::Cursor::new(src.as_bytes()), &self.options);
-        let program = match parser.parse_program() {
-            Ok(p) => p,
+        let repaired;
+        let (src, program) = match self.parse(src) {
+            Ok(p) => (src, p),
             Err(e) => {
-                self.finding(
-                    FindingKind::ParseError,
-                    frame.fallback.clone(),
-                    e.to_string(),
-                );
-                return;
+                repaired = super::recover::repaired(src);
+                match repaired.as_deref().map(|r| (r, self.parse(r))) {
+                    Some((r, Ok(p))) => (r, p),
+                    _ => {
+                        self.finding(FindingKind::ParseError, frame.fallback.clone(), e);
+                        return;
+                    }
+                }
             }
         };
         let src_ref = Src::new(src);
@@ -189,6 +193,12 @@ impl<'a> Walker<'a> {
         for cc in &program.complete_commands {
             self.compound_list(cc, &src_ref, frame, st);
         }
+    }
+
+    fn parse(&self, src: &str) -> Result<ast::Program, String> {
+        brush_parser::Parser::new(std::io::Cursor::new(src.as_bytes()), &self.options)
+            .parse_program()
+            .map_err(|e| e.to_string())
     }
 
     /// Text the parser is known to read wrongly (parser.md) is reported, not trusted.
@@ -434,13 +444,33 @@ impl<'a> Walker<'a> {
                 if let Some(ws) = &f.values {
                     values = self.words(ws, src, frame, st);
                 }
-                // The loop variable takes each value; known only when there is one.
-                let v = match values.as_slice() {
-                    [one] if !one.dynamic && !one.glob => Value::Known(one.text.clone()),
-                    _ => Value::Unknown,
+                // The body is walked once for each value it can take (a few literal words,
+                // or one path per glob), so `for d in build dist` or `for p in pkgs/*` judge
+                // each path; past that, the variable is unknown.
+                let each: Option<Vec<Value>> = (!values.is_empty()
+                    && values.len() <= MAX_LOOP_VALUES)
+                    .then(|| values.iter().map(loop_value).collect())
+                    .flatten();
+                let Some(each) = each else {
+                    st.scope
+                        .assigned
+                        .insert(f.variable_name.clone(), Value::Unknown);
+                    self.loop_body(&f.body.list, src, frame, st);
+                    return;
                 };
-                st.scope.assigned.insert(f.variable_name.clone(), v);
-                self.loop_body(&f.body.list, src, frame, st);
+                let before = st.clone();
+                let start = self.out.commands.len();
+                for (i, v) in each.into_iter().enumerate() {
+                    let mut branch = before.clone();
+                    branch.scope.assigned.insert(f.variable_name.clone(), v);
+                    self.loop_body(&f.body.list, src, frame, &mut branch);
+                    if i == 0 {
+                        *st = branch;
+                    } else {
+                        merge(st, &branch);
+                    }
+                }
+                self.dedup_from(start);
             }
             C::CaseClause(c) => {
                 self.words(std::slice::from_ref(&c.value), src, frame, st);
@@ -501,6 +531,18 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// The same command found twice (a loop walked once per value) is one command to judge.
+    fn dedup_from(&mut self, start: usize) {
+        let mut i = start;
+        while i < self.out.commands.len() {
+            if self.out.commands[start..i].contains(&self.out.commands[i]) {
+                self.out.commands.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     fn loop_body(&mut self, body: &ast::CompoundList, src: &Src, frame: &Frame, st: &mut State) {
         // A loop body may run many times: what it changes is unknown after (and inside, on
         // the second pass), so walk it with its own changes already merged once.
@@ -524,7 +566,7 @@ impl<'a> Walker<'a> {
                 cwd: st.cwd.as_deref(),
                 options: &self.options,
             };
-            let subs = e.expand(&format!("\"{expr}\"")).substitutions;
+            let subs = e.substitutions_in(expr);
             let within = src.byte_range(loc, frame);
             for s in subs {
                 let f = self.sub_frame(frame, &s.code, within.clone(), Via::Substitution);
@@ -538,10 +580,46 @@ impl<'a> Walker<'a> {
     fn words(&mut self, ws: &[ast::Word], src: &Src, frame: &Frame, st: &mut State) -> Vec<Arg> {
         let mut out = Vec::new();
         for w in ws {
-            let (args, _) = self.word(w, src, frame, st);
+            let (args, _) = self.argv_word(w, src, frame, st);
             out.extend(args);
         }
         out
+    }
+
+    /// A word of a command's argv or a `for` list: brace expansion first (`{rm,-rf,x}` is
+    /// three words), then each result as `word` makes it.
+    fn argv_word(
+        &mut self,
+        w: &ast::Word,
+        src: &Src,
+        frame: &Frame,
+        st: &mut State,
+    ) -> (Vec<Arg>, Vec<String>) {
+        match super::braces::expand(&w.value) {
+            super::braces::Braces::None => self.word(w, src, frame, st),
+            super::braces::Braces::TooMany => {
+                let (_, codes) = self.word(w, src, frame, st);
+                (vec![Arg::unknown()], codes)
+            }
+            super::braces::Braces::Words(alts) => {
+                let mut args = Vec::new();
+                let mut codes: Vec<String> = Vec::new();
+                for alt in alts {
+                    let one = ast::Word {
+                        value: alt,
+                        loc: w.loc.clone(),
+                    };
+                    let (a, c) = self.word_once(&one, src, frame, st, &codes);
+                    args.extend(a);
+                    for code in c {
+                        if !codes.contains(&code) {
+                            codes.push(code);
+                        }
+                    }
+                }
+                (args, codes)
+            }
+        }
     }
 
     /// One word: its argv words, and the code of the substitutions in it.
@@ -551,6 +629,19 @@ impl<'a> Walker<'a> {
         src: &Src,
         frame: &Frame,
         st: &mut State,
+    ) -> (Vec<Arg>, Vec<String>) {
+        self.word_once(w, src, frame, st, &[])
+    }
+
+    /// `word`, leaving out the substitutions in `done` (already analysed for a word that
+    /// brace expansion repeats).
+    fn word_once(
+        &mut self,
+        w: &ast::Word,
+        src: &Src,
+        frame: &Frame,
+        st: &mut State,
+        done: &[String],
     ) -> (Vec<Arg>, Vec<String>) {
         let e = Expander {
             scope: &st.scope,
@@ -566,6 +657,10 @@ impl<'a> Walker<'a> {
             .unwrap_or(frame.fallback.clone());
         let mut codes = Vec::new();
         for s in x.substitutions {
+            if done.contains(&s.code) {
+                codes.push(s.code);
+                continue;
+            }
             let f = self.sub_frame(frame, &s.code, within.clone(), Via::Substitution);
             let mut sub = st.clone();
             self.text(&s.code, &f, &mut sub);
@@ -753,7 +848,7 @@ impl<'a> Walker<'a> {
                     if let Some(l) = &w.loc {
                         widen(src.byte_range(l, frame), &mut span);
                     }
-                    let (args, subs) = self.word(w, src, frame, st);
+                    let (args, subs) = self.argv_word(w, src, frame, st);
                     for a in args {
                         argv.push(a);
                         arg_subs.push(subs.clone());
@@ -872,8 +967,50 @@ impl<'a> Walker<'a> {
             };
             self.unwrap(&c, &ctx, frame, st);
             self.runner_call(&c, frame, st);
+            self.alias_call(&c, name_word, frame, st);
         }
         output
+    }
+
+    /// A command named by an alias defined earlier in the text is judged by what the alias
+    /// says as well as by its name: bash expands it when aliases are on (an interactive
+    /// shell, `shopt -s expand_aliases`), which the text itself may arrange.
+    fn alias_call(&mut self, cmd: &Command, name_word: &str, frame: &Frame, st: &State) {
+        let Some(name) = cmd.program() else { return };
+        // A quoted or escaped name is never an alias.
+        if name_word != name {
+            return;
+        }
+        let Some((_, value)) = st.aliases.iter().rev().find(|(n, _)| n == name) else {
+            return;
+        };
+        let Some(value) = value.clone() else {
+            self.finding(
+                FindingKind::DynamicProgram,
+                cmd.span.clone(),
+                format!("the alias `{name}` is only known when the line runs"),
+            );
+            return;
+        };
+        let mut text = value;
+        for a in cmd.args() {
+            text.push(' ');
+            if a.dynamic {
+                text.push_str("\"${__shellguard_unknown}\"");
+            } else {
+                text.push_str(&shlex::try_quote(&a.text).unwrap_or_default());
+            }
+        }
+        let f = self.sub_frame(
+            frame,
+            &text,
+            cmd.span.clone(),
+            Via::CommandString(format!("alias {name}")),
+        );
+        let mut sub = st.clone();
+        // bash does not expand an alias inside its own expansion.
+        sub.aliases.retain(|(n, _)| n != name);
+        self.text(&text, &f, &mut sub);
     }
 
     /// A call to a function that runs its arguments: judged by what it runs.
@@ -987,6 +1124,11 @@ impl<'a> Walker<'a> {
                 st.cwd = match operands.first() {
                     None if prog == "cd" => self.ctx.vars.get("HOME").map(PathBuf::from),
                     None => None,
+                    // `cd "$d"` in `for d in pkgs/*`: one directory below pkgs/ (the quoted
+                    // word cannot split; an unquoted glob could match several and fail).
+                    Some(a) if a.glob && a.quoted && !a.dynamic && one_path_pattern(&a.text) => {
+                        super::paths::resolve(&a.text, st.cwd.as_deref())
+                    }
                     Some(a) if a.dynamic || a.glob || a.text == "-" || a.text.starts_with('+') => {
                         None
                     }
@@ -995,6 +1137,21 @@ impl<'a> Walker<'a> {
                 if prog == "pushd" {
                     st.dirstack.push(old);
                 }
+            }
+            "alias" => {
+                for a in args.iter().filter(|a| !a.text.starts_with('-')) {
+                    if let Some((name, value)) = a.text.split_once('=') {
+                        let value = (!a.dynamic).then(|| value.to_string());
+                        st.aliases.push((name.to_string(), value));
+                    }
+                }
+            }
+            "unalias" => {
+                if args.iter().any(|a| a.text == "-a") {
+                    st.aliases.clear();
+                }
+                st.aliases
+                    .retain(|(n, _)| !args.iter().any(|a| a.dynamic || a.text == *n));
             }
             "popd" => {
                 st.cwd = st.dirstack.pop().flatten();
@@ -1111,6 +1268,29 @@ fn names_a_variable(word: &str) -> bool {
 }
 
 /// After a branch that may or may not run, what it changed is no longer known.
+/// Values of a `for` list walked one by one; more than this and the variable is unknown.
+const MAX_LOOP_VALUES: usize = 8;
+
+/// What a `for` variable holds for one word of its list, or `None` when it cannot be told.
+fn loop_value(a: &Arg) -> Option<Value> {
+    if a.dynamic {
+        return None;
+    }
+    if !a.glob {
+        return Some(Value::Known(a.text.clone()));
+    }
+    one_path_pattern(&a.text).then(|| Value::OneOf(a.text.clone()))
+}
+
+/// A glob whose every match is a path below its literal part: no `..`, no component that
+/// could match a dot-name, nothing that brace expansion could still turn into `..`.
+pub(super) fn one_path_pattern(p: &str) -> bool {
+    !p.contains(['{', '}'])
+        && p.split('/').all(|c| {
+            c != ".." && !(c.contains(['*', '?', '[']) && (c.starts_with('.') || c.contains('[')))
+        })
+}
+
 fn merge(st: &mut State, branch: &State) {
     if st.cwd != branch.cwd {
         st.cwd = None;
@@ -1122,6 +1302,12 @@ fn merge(st: &mut State, branch: &State) {
     }
     if st.scope.positional != branch.scope.positional {
         st.scope.positional = None;
+    }
+    // An alias defined on either path may be in force after.
+    for a in &branch.aliases {
+        if !st.aliases.contains(a) {
+            st.aliases.push(a.clone());
+        }
     }
 }
 

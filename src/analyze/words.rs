@@ -12,6 +12,9 @@ use super::Arg;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Value {
     Known(String),
+    /// One path matching this glob pattern (a `for` variable over `dir/*`): quoted, it is one
+    /// word in the pattern's place; unquoted, the matched name may split into any words.
+    OneOf(String),
     /// Set to something that cannot be known here.
     Unknown,
 }
@@ -124,6 +127,23 @@ impl Expander<'_> {
         e
     }
 
+    /// The command substitutions inside arithmetic or other text where only `$…` and
+    /// `` `…` `` are special. Text that does not parse is kept whole, to be analysed as code.
+    pub fn substitutions_in(&self, text: &str) -> Vec<Substitution> {
+        match brush_parser::word::parse_heredoc(text, self.options) {
+            Ok(pieces) => {
+                let mut out = Builder::default();
+                for p in &pieces {
+                    self.piece(&p.piece, true, &mut out);
+                }
+                out.subs
+            }
+            Err(_) => vec![Substitution {
+                code: text.to_owned(),
+            }],
+        }
+    }
+
     fn piece(&self, piece: &WordPiece, quoted: bool, out: &mut Builder) {
         out.touched = true;
         match piece {
@@ -185,11 +205,9 @@ impl Expander<'_> {
             }
             WordPiece::ArithmeticExpression(e) => {
                 out.cur.dynamic = true;
-                // `$(( $(cmd) ))` runs cmd.
+                // `$(( $(cmd) / 60 ))` runs cmd; the rest is arithmetic, not a command line.
                 if e.value.contains("$(") || e.value.contains('`') {
-                    out.subs.push(Substitution {
-                        code: e.value.clone(),
-                    });
+                    out.subs.extend(self.substitutions_in(&e.value));
                 }
             }
         }
@@ -241,6 +259,10 @@ impl Expander<'_> {
         match param {
             Parameter::Named(name) => match self.lookup(name) {
                 Some(Value::Known(v)) => out.push_value(&v, quoted),
+                Some(Value::OneOf(p)) if quoted => {
+                    out.cur.text.push_str(&p);
+                    out.cur.glob = true;
+                }
                 _ => out.cur.dynamic = true,
             },
             Parameter::Positional(0) => match &self.scope.arg0 {

@@ -642,8 +642,27 @@ impl Walker<'_> {
         match prog.as_str() {
             "eval" => return self.eval(cmd, cx, frame, st),
             "source" | "." => {
-                if let Some(i) = args.first().map(|_| 1) {
-                    self.procsub_code(cmd, cx, i, frame);
+                // `. /dev/stdin <<EOF`: the script is the input, like `bash -s`.
+                if let Some(first) = args.first() {
+                    if matches!(
+                        first.text.as_str(),
+                        "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"
+                    ) {
+                        let rest = &args[1..];
+                        let pos =
+                            (!rest.is_empty() && !rest.iter().any(|a| a.dynamic)).then(|| {
+                                (
+                                    st.scope.arg0.clone(),
+                                    rest.iter().map(|a| a.text.clone()).collect(),
+                                )
+                            });
+                        let mut sub = st.clone();
+                        if !rest.is_empty() && pos.is_none() {
+                            sub.scope.positional = None;
+                        }
+                        return self.stdin_script(cmd, frame, &sub, None, pos);
+                    }
+                    self.procsub_code(cmd, cx, 1, frame);
                 }
                 return;
             }
@@ -807,6 +826,19 @@ impl Walker<'_> {
         st: &State,
         lang: Option<&str>,
     ) {
+        self.stdin_script(cmd, frame, st, lang, None)
+    }
+
+    /// `stdin_code`, with the positional parameters the script sees when they are known
+    /// (`sh -s -- A B`, `. /dev/stdin A B`).
+    fn stdin_script(
+        &mut self,
+        cmd: &Command,
+        frame: &Frame,
+        st: &State,
+        lang: Option<&str>,
+        positional: Option<(Option<String>, Vec<String>)>,
+    ) {
         match &cmd.stdin {
             Stdin::Inherited => {}
             Stdin::Text(t) => {
@@ -818,7 +850,7 @@ impl Walker<'_> {
                         Via::Heredoc(cmd.program().unwrap_or("sh").to_string()),
                         frame,
                         st,
-                        None,
+                        positional,
                     ),
                     Some(l) => self.inline_code(cmd, l, &t.clone(), frame, st),
                 }
@@ -947,7 +979,18 @@ impl Walker<'_> {
             return;
         }
         if operands.is_empty() || read_stdin {
-            return self.stdin_code(cmd, frame, st, None);
+            // The script's `$1…` are the operands (`sh -s -- DIR <<EOF … "$1"`).
+            let mut sub = st.clone();
+            let pos = if operands.iter().any(|a| a.dynamic) {
+                sub.scope.positional = None;
+                None
+            } else {
+                Some((
+                    Some(cmd.program().unwrap_or("sh").to_string()),
+                    operands.iter().map(|a| a.text.clone()).collect(),
+                ))
+            };
+            return self.stdin_script(cmd, frame, &sub, None, pos);
         }
         // `bash <(curl …)`: the script file is the output of a program.
         self.procsub_code(cmd, cx, i + 1, frame);
