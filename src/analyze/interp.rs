@@ -245,7 +245,7 @@ impl Walker<'_> {
         let via = Via::Interpreter(lang.to_string());
         let home = match st.scope.assigned.get("HOME") {
             Some(Value::Known(h)) => Some(h.clone()),
-            Some(Value::Unknown) => None,
+            Some(Value::Unknown | Value::OneOf(_)) => None,
             None => self.ctx.vars.get("HOME").cloned(),
         }
         .filter(|h| h.starts_with('/'));
