@@ -594,6 +594,11 @@ mod tests {
             "alias rm='rm -i'; rm notes.txt" => Allow;
             "alias r=\"$CMD\"; r" => Confirm;
             "alias loop=loop; loop" => Allow;
+            // Environment set-up printed by a known tool, quoted or not.
+            "eval $(minikube docker-env)" => Allow;
+            "eval $(minikube -p dev podman-env)" => Allow;
+            "eval $(docker-machine env dev)" => Allow;
+            "eval $(some-tool env)" => Confirm;
         }
     }
 

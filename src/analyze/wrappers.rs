@@ -492,6 +492,8 @@ static SUBCOMMAND_WRAPPERS: &[(&str, &str, &[&str])] = &[
 /// Environment set-up idioms that are `eval`ed by design (policy.md, "Never flagged").
 const EVAL_IDIOMS: &[&str] = &[
     "ssh-agent",
+    "minikube",
+    "docker-machine",
     "direnv",
     "pyenv",
     "rbenv",
